@@ -1,0 +1,36 @@
+"""Train a colorizer.
+
+    python -m train --model cnn|gan --data DIR --out RUN_DIR [--config FILE] [--steps N | --minutes M] [--resume]
+
+--steps N is the total step count of the run (a resumed run continues up to it); --minutes M bounds the wall
+time of this call, so a long run can be spread over several sessions with --resume. RUN_DIR receives
+last.pt, best.pt, log.csv, loss.png and samples/. Keep long runs outside the work tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from train.config import load_config
+from train.loop import Trainer
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", choices=["cnn", "gan"], required=True)
+    ap.add_argument("--data", required=True, help="folder of colour photos")
+    ap.add_argument("--out", required=True, help="run folder (checkpoints, logs, samples)")
+    ap.add_argument("--config", help="TOML file of TrainConfig fields")
+    budget = ap.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int, help="total steps of the run (overrides the config)")
+    budget.add_argument("--minutes", type=float, help="wall-clock minutes for this call")
+    ap.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt exactly")
+    args = ap.parse_args()
+    cfg = load_config(args.config, model_default=args.model, steps=args.steps, minutes=args.minutes)
+    if cfg.model != args.model:
+        ap.error(f"--model {args.model} disagrees with the config's model {cfg.model!r}")
+    Trainer(cfg, args.data, args.out, resume=args.resume).run(cfg.steps, cfg.minutes)
+
+
+if __name__ == "__main__":
+    main()

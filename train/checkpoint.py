@@ -1,0 +1,45 @@
+"""Checkpoints that carry their own architecture, config and provenance, written atomically."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from train.models import build_colorizer
+
+
+def git_commit() -> str:
+    """The commit the training code runs from ('unknown' outside a git checkout), '+dirty' if modified."""
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=here, capture_output=True, text=True)
+        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def save_atomic(obj: dict, path: Path) -> None:
+    """torch.save to a temporary file beside `path`, fsync, then rename: a crash never leaves half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a checkpoint dict (CPU tensors)."""
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def colorizer_from_checkpoint(ckpt: dict) -> nn.Module:
+    """The exportable colorizer (EMA weights where present) in eval mode, rebuilt from the checkpoint's args."""
+    model = build_colorizer(ckpt["arch"], ckpt["arch_args"])
+    model.load_state_dict(ckpt.get("ema") or ckpt["model"])
+    return model.eval()

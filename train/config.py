@@ -1,0 +1,75 @@
+"""Training configuration: one dataclass, optionally filled from a TOML file, saved in every checkpoint."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+# Default architecture per model kind; a config file may override arch and arch_args.
+DEFAULT_ARCH = {
+    "cnn": ("ColorCNN", {"widths": [32, 64, 128, 256]}),
+    "gan": ("UNetGenerator", {"widths": [32, 48, 96, 192, 192]}),
+}
+
+
+@dataclass
+class TrainConfig:
+    model: str = "cnn"  # cnn | gan
+    arch: str = ""  # colorizer class name in train.models; empty: DEFAULT_ARCH[model]
+    arch_args: dict = field(default_factory=dict)
+    render_size: int = 256  # default inference render size stamped into the exported model
+    # budget: whichever of steps / minutes comes first (0 = unlimited)
+    steps: int = 20000
+    minutes: float = 0.0
+    # data
+    val_percent: int = 10  # fixed hash split, see train.data.is_val
+    max_short_side: int = 256  # photos are shrunk to this short side when loaded
+    crop_sizes: list = field(default_factory=lambda: [112, 128, 144, 160])  # px, one drawn per batch
+    batch_pixels: int = 16 * 128 * 128  # batch size = batch_pixels // crop**2, so steps cost alike
+    # optimisation
+    lr: float = 2e-4
+    betas: list = field(default_factory=lambda: [0.5, 0.999])
+    weight_decay: float = 0.0
+    rebalance: float = 0.5  # lambda of rarity weights on the per-pixel L1 (0 = plain L1), see losses
+    # GAN only
+    pretrain_steps: int = 2000  # generator-only L1 steps before the adversarial phase ("NoGAN")
+    gan_loss: str = "hinge"  # hinge | bce | lsgan
+    adv_weight: float = 1.0
+    l1_weight: float = 20.0  # on ab / 100
+    d_lr: float = 2e-4
+    d_width: int = 64
+    ema_decay: float = 0.999  # generator weight EMA; the EMA weights are evaluated and exported
+    # bookkeeping
+    eval_every: int = 500
+    ckpt_every: int = 250
+    val_images: int = 64  # validation photos used at each evaluation
+    best_metric: str = "de00"  # de00 (lower is better) | psnr | cf_ratio (higher is better)
+    seed: int = 0
+    threads: int = 0  # torch intra-op threads; 0 = torch default
+
+    def __post_init__(self):
+        if self.model not in DEFAULT_ARCH:
+            raise ValueError(f"model must be one of {sorted(DEFAULT_ARCH)}, got {self.model!r}")
+        if not self.arch:
+            self.arch, self.arch_args = DEFAULT_ARCH[self.model][0], dict(DEFAULT_ARCH[self.model][1])
+
+    def to_dict(self) -> dict:
+        """Plain dict, safe to store in a checkpoint and JSON."""
+        return asdict(self)
+
+
+def load_config(path: str | Path | None, model_default: str = "cnn", **overrides) -> TrainConfig:
+    """A TrainConfig from a TOML file (unknown keys are an error), then keyword overrides (None skipped).
+
+    `model_default` is the model kind when the file does not name one.
+    """
+    values: dict = {"model": model_default}
+    if path:
+        values |= tomllib.loads(Path(path).read_text())
+        known = {f.name for f in fields(TrainConfig)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**values)

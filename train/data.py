@@ -1,0 +1,116 @@
+"""Training data: any folder of colour photos, decoded once and kept in memory.
+
+Each photo is stored as two arrays (about 3 bytes per pixel):
+  gray  uint8 HxW    ITU-R 601 luma of the 8-bit photo: the luminance users will give us
+  ab    int8  HxWx2  a*, b* of the colour original, rounded to whole Lab units (error <= 0.5)
+Crops and flips are done on these arrays; L* comes from gray through an exact lookup table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from colorizer.color import gray_to_l, rgb_to_gray, rgb_to_lab
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def is_val(name: str, val_percent: int) -> bool:
+    """The fixed validation split: a file is held out when sha1(file name) mod 100 < val_percent.
+
+    Hashing the name (not the position in a listing) keeps the split stable when photos are added.
+    """
+    return int(hashlib.sha1(name.encode()).hexdigest()[:8], 16) % 100 < val_percent
+
+
+def list_photos(folder: str | Path) -> list[Path]:
+    """Image files at the top level of `folder`, sorted by name."""
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_EXTS)
+    if not files:
+        raise FileNotFoundError(f"no photos ({', '.join(sorted(IMAGE_EXTS))}) in {folder}")
+    return files
+
+
+def split_photos(folder: str | Path, val_percent: int) -> tuple[list[Path], list[Path]]:
+    """(train, val) file lists of `folder` under the fixed hash split."""
+    files = list_photos(folder)
+    val = [p for p in files if is_val(p.name, val_percent)]
+    train = [p for p in files if not is_val(p.name, val_percent)]
+    return train, val
+
+
+@dataclass
+class Photo:
+    """One decoded photo: gray uint8 HxW and ab int8 HxWx2 (see module docstring)."""
+
+    name: str
+    gray: np.ndarray
+    ab: np.ndarray
+
+
+def load_rgb(path: Path, max_short_side: int) -> np.ndarray:
+    """Decode a colour photo as RGB uint8 HxWx3, shrunk so its short side is at most `max_short_side`."""
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im).convert("RGB")
+        scale = max_short_side / min(im.size)
+        if scale < 1:
+            im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
+        return np.asarray(im)
+
+
+def load_photo(path: Path, max_short_side: int) -> Photo:
+    """Decode a colour photo (see load_rgb) and split it into 8-bit luma and int8 ab."""
+    rgb = load_rgb(path, max_short_side)
+    ab = np.clip(np.rint(rgb_to_lab(rgb)[..., 1:]), -128, 127).astype(np.int8)
+    return Photo(path.name, rgb_to_gray(rgb), ab)
+
+
+class PhotoBank:
+    """All photos of a list in memory, with random crops for training.
+
+    `batch(rng, n, size)` returns L float32 [n,1,size,size] (0..100) and ab float32 [n,2,size,size].
+    """
+
+    def __init__(self, files: list[Path], max_short_side: int, min_side: int):
+        photos = [load_photo(p, max_short_side) for p in files]
+        self.photos = [p for p in photos if min(p.gray.shape) >= min_side]
+        if not self.photos:
+            raise ValueError(f"no photo has a short side of at least {min_side} px")
+
+    def __len__(self) -> int:
+        return len(self.photos)
+
+    def batch(self, rng: np.random.Generator, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """n random size x size crops (random photo, position, horizontal flip)."""
+        lum = np.empty((n, 1, size, size), np.float32)
+        ab = np.empty((n, 2, size, size), np.float32)
+        for i in range(n):
+            p = self.photos[rng.integers(len(self.photos))]
+            h, w = p.gray.shape
+            # A photo smaller than the crop is upscaled on the fly (rare: most are >= the crop).
+            if min(h, w) < size:
+                p = _resize_photo(p, size / min(h, w))
+                h, w = p.gray.shape
+            y, x = rng.integers(h - size + 1), rng.integers(w - size + 1)
+            g = p.gray[y : y + size, x : x + size]
+            c = p.ab[y : y + size, x : x + size]
+            if rng.random() < 0.5:
+                g, c = g[:, ::-1], c[:, ::-1]
+            lum[i, 0] = gray_to_l(g)
+            ab[i] = np.moveaxis(c, -1, 0)
+        return lum, ab
+
+
+def _resize_photo(p: Photo, scale: float) -> Photo:
+    h, w = p.gray.shape
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    gray = np.asarray(Image.fromarray(p.gray).resize(size, Image.Resampling.BILINEAR))
+    ab = np.stack(
+        [np.asarray(Image.fromarray(p.ab[..., k].astype(np.float32)).resize(size)) for k in range(2)], -1
+    )
+    return Photo(p.name, gray, np.clip(np.rint(ab), -128, 127).astype(np.int8))

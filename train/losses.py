@@ -1,0 +1,78 @@
+"""Losses: rarity-rebalanced L1 for colour, and the three standard GAN losses.
+
+Rebalancing (after Zhang et al., ECCV 2016): ab is quantised on a BIN x BIN grid of BIN_SIZE-unit cells.
+With p the empirical distribution of training pixels over the cells, a pixel in cell q gets the weight
+    w(q) = 1 / ((1 - lam) * p(q) + lam / Q),  scaled so that sum_q p(q) * w(q) = 1,
+where Q is the number of cells that occur. The weights' expectation over training pixels is therefore 1:
+the loss keeps its scale, but rare saturated colours count more than the common near-grays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+BIN_SIZE = 10  # Lab units per cell
+BINS = 26  # cells per axis: covers -130..130
+
+
+def ab_to_bin(ab: torch.Tensor) -> torch.Tensor:
+    """ab [N,2,H,W] (Lab units) -> cell index [N,H,W] int64 in 0..BINS**2-1."""
+    idx = torch.clamp(((ab + BIN_SIZE * BINS / 2) / BIN_SIZE).long(), 0, BINS - 1)
+    return idx[:, 0] * BINS + idx[:, 1]
+
+
+def bin_to_ab(index: torch.Tensor) -> torch.Tensor:
+    """Cell index [...] int64 -> ab of the cell centre [..., 2] float32 (Lab units)."""
+    a, b = index // BINS, index % BINS
+    return (torch.stack([a, b], -1).float() + 0.5) * BIN_SIZE - BIN_SIZE * BINS / 2
+
+
+def ab_histogram(ab_int8: list[np.ndarray]) -> np.ndarray:
+    """Empirical cell distribution p (float64, BINS**2, sums to 1) of a list of ab int8 HxWx2 arrays."""
+    counts = np.zeros(BINS * BINS, np.float64)
+    for ab in ab_int8:
+        idx = ab_to_bin(torch.from_numpy(ab[::2, ::2].astype(np.float32)).permute(2, 0, 1)[None]).flatten()
+        counts += np.bincount(idx.numpy(), minlength=BINS * BINS)
+    return counts / counts.sum()
+
+
+def rebalance_weights(p: np.ndarray, lam: float) -> np.ndarray:
+    """Per-cell weights (float32, BINS**2) with sum(p * w) == 1; cells with p == 0 get weight 0."""
+    seen = p > 0
+    w = np.zeros_like(p)
+    w[seen] = 1.0 / ((1 - lam) * p[seen] + lam / seen.sum())
+    return (w / (p * w).sum()).astype(np.float32)
+
+
+def weighted_l1(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """Mean L1 of ab / 100, each pixel weighted by the rarity of its target cell (None: plain L1)."""
+    err = (pred - target).abs().sum(1) / 100.0  # [N,H,W]
+    if weights is None:
+        return err.mean()
+    return (err * weights[ab_to_bin(target)]).mean()
+
+
+def d_loss(real: torch.Tensor, fake: torch.Tensor, kind: str) -> torch.Tensor:
+    """Discriminator loss from logits on real and generated pairs; lower when real > fake."""
+    if kind == "hinge":
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + F.binary_cross_entropy_with_logits(
+            fake, torch.zeros_like(fake)
+        )
+    if kind == "lsgan":
+        return ((real - 1) ** 2).mean() + (fake**2).mean()
+    raise ValueError(f"unknown GAN loss {kind!r}")
+
+
+def g_loss(fake: torch.Tensor, kind: str) -> torch.Tensor:
+    """Generator's adversarial loss from the discriminator's logits on generated pairs; lower when fake is high."""
+    if kind == "hinge":
+        return -fake.mean()
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+    if kind == "lsgan":
+        return ((fake - 1) ** 2).mean()
+    raise ValueError(f"unknown GAN loss {kind!r}")

@@ -1,0 +1,60 @@
+"""Run-folder reports: the CSV log, the loss-curve plot and the validation sample grid."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on training machines
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from colorizer.color import rgb_to_gray  # noqa: E402
+
+COLUMNS = ["step", "seconds", "l1", "adv", "d", "val_psnr", "val_de00", "val_cf", "val_cf_ratio"]
+
+
+def log_row(path: Path, row: dict) -> None:
+    """Append one row to the CSV log (header written on first use); unknown keys are an error."""
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def plot_log(log: Path, out: Path) -> None:
+    """Loss curves (left) and validation figures (right) from the CSV log, as a PNG."""
+    with open(log) as f:
+        rows = list(csv.DictReader(f))
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
+    for key, ax in [("l1", ax_loss), ("adv", ax_loss), ("d", ax_loss), ("val_de00", ax_val), ("val_psnr", ax_val)]:
+        pts = [(int(r["step"]), float(r[key])) for r in rows if r.get(key)]
+        if pts:
+            ax.plot(*zip(*pts), label=key)
+    for ax, title in [(ax_loss, "training losses"), (ax_val, "validation")]:
+        ax.set_xlabel("step")
+        ax.set_title(title)
+        if ax.lines:
+            ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+
+
+def sample_grid(targets: list[np.ndarray], preds: list[np.ndarray], out: Path, height: int = 128) -> None:
+    """A PNG with one row per photo: gray input | prediction | original (RGB uint8 HxWx3 each)."""
+    rows = []
+    for t, p in zip(targets, preds):
+        gray = np.repeat(rgb_to_gray(t)[..., None], 3, -1)
+        row = np.concatenate([gray, p, t], 1)
+        w = round(row.shape[1] * height / row.shape[0])
+        rows.append(np.asarray(Image.fromarray(row).resize((w, height), Image.Resampling.BILINEAR)))
+    width = max(r.shape[1] for r in rows)
+    grid = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).save(out)
