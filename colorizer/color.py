@@ -76,7 +76,7 @@ def lab_to_rgb(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """
     fy = (np.asarray(lightness, dtype=np.float32) + 16.0) / 116.0
     fx = fy + ab[..., 0].astype(np.float32) / 500.0
-    fz = fy - ab[..., 1].astype(np.float32) / 200.0
+    fz = np.maximum(fy - ab[..., 1].astype(np.float32) / 200.0, 0.0)  # as skimage: no negative f(Z)
     xyz = np.stack([_f_inv(fx), _f_inv(fy), _f_inv(fz)], axis=-1).astype(np.float32) * WHITE
     lin = xyz @ RGB_FROM_XYZ.T.astype(np.float32)
     return np.rint(linear_to_srgb(lin) * 255.0).astype(np.uint8)

@@ -110,7 +110,5 @@ def _resize_photo(p: Photo, scale: float) -> Photo:
     h, w = p.gray.shape
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     gray = np.asarray(Image.fromarray(p.gray).resize(size, Image.Resampling.BILINEAR))
-    ab = np.stack(
-        [np.asarray(Image.fromarray(p.ab[..., k].astype(np.float32)).resize(size)) for k in range(2)], -1
-    )
+    ab = np.stack([np.asarray(Image.fromarray(p.ab[..., k].astype(np.float32)).resize(size)) for k in range(2)], -1)
     return Photo(p.name, gray, np.clip(np.rint(ab), -128, 127).astype(np.int8))

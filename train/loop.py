@@ -153,9 +153,11 @@ class Trainer:
     def evaluate_and_save(self) -> dict:
         """Validate, log, draw the sample grid and plots, write last.pt and (if better) best.pt."""
         metrics, preds = self.validate()
-        report.log_row(self.out / "log.csv", {"step": self.step, "seconds": round(self.seconds, 1)} | {
-            f"val_{k}": round(v, 4) for k, v in metrics.items() if k != "n"
-        })
+        report.log_row(
+            self.out / "log.csv",
+            {"step": self.step, "seconds": round(self.seconds, 1)}
+            | {f"val_{k}": round(v, 4) for k, v in metrics.items() if k != "n"},
+        )
         report.sample_grid(self.val[:8], preds[:8], self.out / "samples" / f"step_{self.step:07d}.png")
         report.plot_log(self.out / "log.csv", self.out / "loss.png")
         if self._is_better(metrics):

@@ -8,11 +8,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # no display on training machines
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image
 
-from colorizer.color import rgb_to_gray  # noqa: E402
+from colorizer.color import rgb_to_gray
 
 COLUMNS = ["step", "seconds", "l1", "adv", "d", "val_psnr", "val_de00", "val_cf", "val_cf_ratio"]
 

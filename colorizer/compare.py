@@ -1,0 +1,45 @@
+"""Several models on one photo, sharing the luminance work, keeping each model's ab for later blending."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from colorizer.model import Model
+from colorizer.pipeline import Photo, timed, upsample_ab
+
+
+@dataclass
+class Comparison:
+    """One photo colorized by several models.
+
+    photo    the shared luminance (gray uint8 HxW, L* float32 HxW)
+    ab       model name -> predicted ab float32 [2,h,w] at the render size, padding cropped (Lab units)
+    seconds  model name -> seconds spent in that model's inference
+    """
+
+    photo: Photo
+    ab: dict[str, np.ndarray]
+    seconds: dict[str, float]
+
+    def rgb(self, name: str) -> np.ndarray:
+        """One model's result: RGB uint8 HxWx3 at the photo's full size."""
+        return self.photo.render(self.ab[name])
+
+    def blend(self, a: str, b: str, t: float) -> np.ndarray:
+        """ab float32 [2,h,w] mixed from model a (t=0) to model b (t=1), at a's render grid."""
+        ab_a, ab_b = self.ab[a], self.ab[b]
+        if ab_b.shape != ab_a.shape:  # different render sizes: bring b onto a's grid
+            ab_b = np.moveaxis(upsample_ab(ab_b, *ab_a.shape[1:]), -1, 0)
+        return (1.0 - t) * ab_a + t * ab_b
+
+
+def compare(models: Sequence[Model], image: np.ndarray, render_size: int | None = None) -> Comparison:
+    """Run each model on one photo array (see pipeline.to_gray); luminance and resizing are done once."""
+    photo = Photo.from_image(image)
+    ab, seconds = {}, {}
+    for m in models:
+        ab[m.name], seconds[m.name] = timed(m.predict_photo, photo, render_size)
+    return Comparison(photo, ab, seconds)

@@ -1,0 +1,101 @@
+"""Reading any photo file into an array the pipeline takes, and writing tagged lossless PNGs."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+try:  # HEIC/HEIF is optional: pillow-heif registers a Pillow opener when installed
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:
+    pass
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".avif", ".heic", ".heif", ".jp2"}
+MAX_PIXELS = 200_000_000  # decompression-bomb guard: larger images are refused with a clear message
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+class ImageError(ValueError):
+    """A file that is not a readable image, or one beyond the size limits."""
+
+
+def _to_array(im: Image.Image) -> np.ndarray:
+    """Decoded PIL image -> uint8 HxW (gray modes) or HxWx3 RGB; alpha composited over white."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        peak = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
+        return np.clip(np.rint(a * (255.0 / peak)), 0, 255).astype(np.uint8)
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        im = im.convert("RGBA")
+        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, im).convert("RGB")
+    elif im.mode in ("1", "L"):
+        im = im.convert("L")
+    elif im.mode != "RGB":
+        im = im.convert("RGB")  # CMYK, YCbCr, LAB, HSV
+    return np.asarray(im)
+
+
+def open_image(source: str | Path | bytes) -> np.ndarray:
+    """Any supported image file (path or bytes) -> uint8 HxW (gray) or HxWx3 (RGB), EXIF orientation applied.
+
+    16-bit, CMYK, palette and alpha images are converted (alpha over white). Raises ImageError with the
+    file's name and the reason when the file cannot be read or exceeds MAX_PIXELS.
+    """
+    name = "image data" if isinstance(source, bytes) else str(source)
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
+            if im.width * im.height > MAX_PIXELS:
+                raise ImageError(f"{name}: {im.width}x{im.height} px exceeds the limit of {MAX_PIXELS:,} pixels")
+            im.load()
+            return _to_array(ImageOps.exif_transpose(im))
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError(f"{name}: no such file") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{name}: exceeds the limit of {MAX_PIXELS:,} pixels") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"{name}: not a readable image ({e.__class__.__name__}: {e})") from None
+
+
+def png_bytes(rgb: np.ndarray, text: dict[str, str] | None = None) -> bytes:
+    """RGB uint8 HxWx3 -> lossless PNG bytes with an sRGB chunk and optional tEXt chunks."""
+    info = PngImagePlugin.PngInfo()
+    info.add(b"sRGB", b"\x00")  # rendering intent: perceptual
+    for key, value in (text or {}).items():
+        info.add_text(key, value)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG", pnginfo=info, compress_level=6)
+    return buf.getvalue()
+
+
+def save_png(path: str | Path, rgb: np.ndarray, text: dict[str, str] | None = None, overwrite: bool = False) -> None:
+    """Write a tagged PNG (see png_bytes). Without `overwrite`, an existing file is never replaced
+    (FileExistsError). The file appears complete or not at all: written beside it, then renamed/linked.
+    """
+    path = Path(path)
+    data = png_bytes(rgb, text)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    try:
+        if overwrite:
+            os.replace(tmp, path)
+            return
+        try:
+            os.link(tmp, path)  # atomic, and fails with FileExistsError if `path` exists
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: exclusive create instead
+            with open(path, "xb") as f:
+                f.write(data)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,105 @@
+"""ONNX colorizer models: loading, the versioned contract check, and running them.
+
+The contract (colorizer/1): one input `L` float32 [N,1,H,W] (CIE L*, 0..100), one output `ab` float32
+[N,2,H,W] (Lab units), H and W multiples of metadata `size_multiple`; metadata_props carry contract, kind,
+arch, render_size, size_multiple and the training provenance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from colorizer.pipeline import Photo
+
+__version__ = "0.1.0"
+CONTRACT = "colorizer/1"
+MODEL_DIR = Path(__file__).resolve().parent.parent / "onnx_models"
+SHIPPED = ("cnn", "gan")
+
+
+class ContractError(ValueError):
+    """The file is not a colorizer model this library understands."""
+
+
+def session_options() -> ort.SessionOptions:
+    """CPU-friendly session options; COLORIZER_THREADS sets intra-op threads (default: all cores)."""
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = int(os.environ.get("COLORIZER_THREADS", "0"))
+    opts.log_severity_level = 3  # errors only: a missing CUDA is reported by `provider`, not by log spam
+    return opts
+
+
+def providers() -> list[str]:
+    """CUDA first when this ONNX Runtime build offers it, CPU always as the fallback."""
+    wanted = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return [p for p in wanted if p in ort.get_available_providers()]
+
+
+def resolve(name_or_path: str | Path) -> Path:
+    """A shipped model name ('cnn', 'gan') -> onnx_models/NAME.onnx; anything else is a file path."""
+    if str(name_or_path) in SHIPPED:
+        return MODEL_DIR / f"{name_or_path}.onnx"
+    return Path(name_or_path)
+
+
+class Model:
+    """One loaded colorizer: an ONNX Runtime session plus its contract metadata."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no colorizer model at {self.path}")
+        self.session = ort.InferenceSession(str(self.path), session_options(), providers=providers())
+        self.meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        if self.meta.get("contract") != CONTRACT:
+            raise ContractError(
+                f"{self.path}: unknown model contract {self.meta.get('contract')!r} (this library reads {CONTRACT!r})"
+            )
+        ins, outs = self.session.get_inputs(), self.session.get_outputs()
+        if [i.name for i in ins] != ["L"] or [o.name for o in outs] != ["ab"]:
+            raise ContractError(f"{self.path}: expected one input 'L' and one output 'ab'")
+        self.kind = self.meta["kind"]
+        self.name = self.path.stem
+        self.render_size = int(self.meta["render_size"])
+        self.size_multiple = int(self.meta["size_multiple"])
+        self.provider = self.session.get_providers()[0]
+
+    @property
+    def val_metrics(self) -> dict:
+        """Training-time validation figures stamped at export (empty if none)."""
+        return json.loads(self.meta.get("val_metrics") or "{}")
+
+    def png_text(self) -> dict[str, str]:
+        """PNG text chunks naming the software, the model and its version, for every saved result."""
+        return {
+            "Software": f"colorizer {__version__} (black-and-white photo colorization)",
+            "Description": f"AI-colourised by the {self.kind.upper()} model {self.meta.get('version', self.name)}; "
+            "the colours are the model's guess, not a historical record",
+        }
+
+    def predict(self, lum: np.ndarray) -> np.ndarray:
+        """L float32 [N,1,H,W] (0..100, H and W multiples of size_multiple) -> ab float32 [N,2,H,W]."""
+        return self.session.run(["ab"], {"L": lum})[0]
+
+    def predict_photo(self, photo: Photo, render_size: int | None = None) -> np.ndarray:
+        """ab float32 [2,h,w] for a prepared photo at `render_size` (default: the model's own)."""
+        return photo.predict_ab(self.predict, render_size or self.render_size, self.size_multiple)
+
+    def colorize(self, image: np.ndarray, render_size: int | None = None) -> np.ndarray:
+        """Photo array (uint8/uint16 HxW, HxWx3 RGB or HxWx4 RGBA) -> RGB uint8 HxWx3, same height and width."""
+        photo = Photo.from_image(image)
+        return photo.render(self.predict_photo(photo, render_size))
+
+    def __repr__(self) -> str:
+        return f"Model({self.name!r}, kind={self.kind}, render_size={self.render_size}, provider={self.provider})"
+
+
+def load(name_or_path: str | Path) -> Model:
+    """Load a shipped model by name ('cnn', 'gan') or any colorizer/1 .onnx file by path."""
+    return Model(resolve(name_or_path))

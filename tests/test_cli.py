@@ -1,0 +1,67 @@
+"""python -m colorizer on folders with corrupt files, name clashes and existing outputs."""
+
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from conftest import ROOT, synthetic_photo
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "colorizer", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+
+
+def make_inputs(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(synthetic_photo(rng, 90, 130)).convert("L").save(src / "street.jpg")
+    Image.fromarray(synthetic_photo(rng, 70, 50)).save(src / "street.png")  # same stem as street.jpg
+    (src / "broken.jpg").write_bytes(b"this is not a jpeg")
+    (src / "notes.txt").write_text("not an image, skipped silently")
+    return src
+
+
+def test_folder_with_a_corrupt_file(tmp_path):
+    src, out = make_inputs(tmp_path), tmp_path / "out"
+    p = cli(src, "-o", out)
+    assert p.returncode == 1, p.stderr
+    assert "broken.jpg" in p.stderr and "notes.txt" not in p.stderr
+    names = sorted(f.name for f in out.iterdir())
+    assert names == ["street_2_cnn.png", "street_2_gan.png", "street_cnn.png", "street_gan.png"]
+    with Image.open(out / "street_cnn.png") as im:
+        assert im.size == (130, 90) and im.mode == "RGB" and "GAN" not in im.info["Description"]
+    with Image.open(out / "street_2_gan.png") as im:
+        assert im.size == (50, 70) and "GAN" in im.info["Description"]
+
+
+def test_existing_outputs_are_kept_unless_overwrite(tmp_path):
+    src, out = make_inputs(tmp_path), tmp_path / "out"
+    (src / "broken.jpg").unlink()
+    assert cli(src / "street.jpg", "-o", out, "--model", "cnn").returncode == 0
+    target = out / "street_cnn.png"
+    target.write_bytes(b"user's own file")
+    p = cli(src / "street.jpg", "-o", out, "--model", "cnn")
+    assert p.returncode == 0 and "kept existing" in p.stderr
+    assert target.read_bytes() == b"user's own file"
+    assert cli(src / "street.jpg", "-o", out, "--model", "cnn", "--overwrite").returncode == 0
+    assert Image.open(target).size == (130, 90)
+
+
+def test_never_writes_over_an_input(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(synthetic_photo(np.random.default_rng(1), 60, 60)).save(src / "a.png")
+    Image.new("RGB", (8, 8), "red").save(src / "a_gan.png")  # looks like an output of a.png
+    p = cli(src, "-o", src, "--model", "gan", "--overwrite")
+    assert p.returncode == 1 and "is one of the inputs" in p.stderr
+    assert Image.open(src / "a_gan.png").getpixel((0, 0)) == (255, 0, 0)
+
+
+def test_render_size_and_missing_input(tmp_path):
+    src, out = make_inputs(tmp_path), tmp_path / "out"
+    p = cli(src / "street.jpg", tmp_path / "missing.jpg", "-o", out, "--model", "gan", "--render-size", "128")
+    assert p.returncode == 1 and "missing.jpg" in p.stderr
+    assert Image.open(out / "street_gan.png").size == (130, 90)

@@ -1,0 +1,78 @@
+"""Network shapes and ranges, ab-bin quantisation, rebalancing weights and GAN loss signs."""
+
+import numpy as np
+import pytest
+import torch
+
+from colorizer.pipeline import colorize_array
+from train.losses import BINS, ab_histogram, ab_to_bin, bin_to_ab, d_loss, g_loss, rebalance_weights, weighted_l1
+from train.models import ColorCNN, PatchDiscriminator, UNetGenerator
+from train.predict import torch_predict
+
+
+@pytest.mark.parametrize("cls", [ColorCNN, UNetGenerator])
+def test_colorizer_shapes_and_range(cls):
+    net = cls().eval()
+    m = net.size_multiple
+    lum = torch.rand(2, 1, 3 * m, 5 * m) * 100
+    with torch.no_grad():
+        ab = net(lum)
+    assert ab.shape == (2, 2, 3 * m, 5 * m)
+    assert torch.isfinite(ab).all()
+    assert sum(p.numel() for p in net.parameters()) <= 2_500_000  # fits the 10 MB file budget
+
+
+@pytest.mark.parametrize("cls", [ColorCNN, UNetGenerator])
+@pytest.mark.parametrize("shape", [(1, 1), (7, 301), (333, 17), (64, 64, 3), (129, 257, 4)])
+def test_odd_image_sizes_through_the_pipeline(cls, shape):
+    net = cls().eval()
+    image = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
+    out = colorize_array(torch_predict(net), image, 96, net.size_multiple)
+    assert out.shape == (*shape[:2], 3) and out.dtype == np.uint8
+
+
+def test_discriminator_patch_logits():
+    d = PatchDiscriminator()
+    out = d(torch.rand(3, 1, 64, 96) * 100, torch.randn(3, 2, 64, 96) * 20)
+    assert out.shape == (3, 1, 8, 12)
+
+
+def test_ab_bins_round_trip():
+    centres = bin_to_ab(torch.arange(BINS * BINS))  # [Q,2]
+    again = ab_to_bin(centres.T.reshape(1, 2, BINS, BINS)).flatten()
+    assert torch.equal(again, torch.arange(BINS * BINS))
+    ab = torch.empty(1, 2, 50, 50).uniform_(-110, 110)
+    assert (bin_to_ab(ab_to_bin(ab)).permute(0, 3, 1, 2) - ab).abs().max() <= 5.0 + 1e-4  # half a cell
+
+
+def test_rebalance_weights_have_unit_expectation():
+    rng = np.random.default_rng(0)
+    abs_ = [np.clip(rng.normal(0, 15, (40, 40, 2)), -128, 127).astype(np.int8) for _ in range(5)]
+    p = ab_histogram(abs_)
+    assert abs(p.sum() - 1) < 1e-9
+    for lam in (0.0, 0.5, 1.0):
+        w = rebalance_weights(p, lam)
+        assert abs((p * w).sum() - 1) < 1e-5  # documented: sum_q p(q) w(q) == 1
+        assert (w[p == 0] == 0).all()
+    w = rebalance_weights(p, 0.5)
+    common, rare = np.argmax(p), np.argmin(np.where(p > 0, p, np.inf))
+    assert w[rare] > w[common]  # rare colours count more
+    uniform = rebalance_weights(p, 1.0)
+    assert np.allclose(uniform[p > 0], uniform[p > 0][0])  # lam = 1: every seen colour alike
+
+
+def test_weighted_l1_equals_plain_l1_with_unit_weights():
+    pred, target = torch.randn(2, 2, 8, 8) * 30, torch.randn(2, 2, 8, 8) * 30
+    ones = torch.ones(BINS * BINS)
+    assert torch.allclose(weighted_l1(pred, target, ones), weighted_l1(pred, target, None))
+
+
+@pytest.mark.parametrize("kind", ["hinge", "bce", "lsgan"])
+def test_gan_losses_have_the_right_sign(kind):
+    hi, lo = torch.full((4, 1, 3, 3), 3.0), torch.full((4, 1, 3, 3), -3.0)
+    # The discriminator is rewarded for scoring real high and fake low ...
+    assert d_loss(hi, lo, kind) < d_loss(lo, hi, kind)
+    # ... and the generator for fakes the discriminator scores high.
+    assert g_loss(hi, kind) < g_loss(lo, kind)
+    with pytest.raises(ValueError):
+        d_loss(hi, lo, "l1")

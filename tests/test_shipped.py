@@ -1,0 +1,47 @@
+"""The committed models in onnx_models/ satisfy the contract and give clearly non-gray colour."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from skimage import data
+
+import colorizer
+from colorizer.model import MODEL_DIR
+from train.metrics import colourfulness
+
+
+@pytest.mark.parametrize("name", ["cnn", "gan"])
+def test_contract_and_size(name):
+    path = MODEL_DIR / f"{name}.onnx"
+    assert path.stat().st_size <= 10 * 2**20
+    assert not (MODEL_DIR / f"{name}.onnx.data").exists()
+    graph = onnx.load(str(path)).graph
+    assert [i.name for i in graph.input] == ["L"] and [o.name for o in graph.output] == ["ab"]
+    dims = [d.dim_param or d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["N", 1, "H", "W"]
+    model = colorizer.load(name)
+    assert model.kind == name and model.meta["contract"] == "colorizer/1"
+    assert model.render_size >= 128 and model.size_multiple in (8, 16, 32, 64)
+    metrics = json.loads(model.meta["val_metrics"])
+    assert metrics["n"] >= 32 and int(model.meta["train_steps"]) >= 1000
+
+
+@pytest.mark.parametrize("name", ["cnn", "gan"])
+def test_sample_photo_comes_out_in_colour(name):
+    rgb = data.astronaut()
+    gray = np.asarray(np.rint(rgb @ [0.299, 0.587, 0.114]), np.uint8)
+    out = colorizer.load(name).colorize(gray)
+    assert out.shape == (512, 512, 3)
+    assert colourfulness(out) > 8.0  # gray is 0; a uniform faint tint scores about 2 to 5
+
+
+def test_models_differ_and_compare_shares_luminance():
+    models = [colorizer.load("cnn"), colorizer.load("gan")]
+    result = colorizer.compare(models, data.camera())
+    a, b = result.ab["cnn"], result.ab["gan"]
+    assert np.abs(a - b).mean() > 0.5
+    mid = result.blend("cnn", "gan", 0.5)
+    assert np.allclose(mid, (a + b) / 2, atol=1e-4)
+    assert result.rgb("gan").shape == (512, 512, 3)

@@ -1,0 +1,84 @@
+"""End to end: train each model a few steps -> export -> colorizer.load -> colorize; resume; contract."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+import colorizer
+from conftest import TINY, run
+from export.__main__ import PARITY_TOL, parity
+from train.checkpoint import load_checkpoint
+from train.config import load_config
+from train.loop import Trainer
+
+META_KEYS = {"contract", "kind", "arch", "arch_args", "render_size", "size_multiple", "train_data", "train_steps",
+             "train_seconds", "git_commit", "val_metrics"}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["cnn", "gan"])
+def test_trained_model_colorizes_at_input_size(trained, kind):
+    model = colorizer.load(trained[kind])
+    assert model.kind == kind and model.meta["contract"] == colorizer.CONTRACT
+    assert META_KEYS <= set(model.meta)
+    assert set(json.loads(model.meta["val_metrics"])) >= {"psnr", "de00", "cf_ratio"}
+    image = np.random.default_rng(0).integers(0, 256, (123, 77)).astype(np.uint8)
+    for size in (None, 96):
+        out = model.colorize(image, render_size=size)
+        assert out.shape == (123, 77, 3) and out.dtype == np.uint8
+
+
+@pytest.mark.parametrize("kind", ["cnn", "gan"])
+def test_export_parity_with_pytorch(trained, kind):
+    assert parity(load_checkpoint(trained[f"{kind}_run"] / "best.pt"), trained[kind]) < PARITY_TOL
+
+
+@pytest.mark.parametrize("kind", ["cnn", "gan"])
+def test_run_folder_has_logs_plots_and_samples(trained, kind):
+    run_dir = trained[f"{kind}_run"]
+    for name in ("last.pt", "best.pt", "log.csv", "loss.png"):
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "samples").glob("step_*.png"))
+    ck = load_checkpoint(run_dir / "last.pt")
+    assert ck["step"] == 6 and ck["arch"] and ck["config"]["model"] == kind
+
+
+def test_onnx_graph_is_self_contained_with_dynamic_dims(trained):
+    path = trained["gan"]
+    assert not list(path.parent.glob("*.onnx.data"))
+    m = onnx.load(str(path))
+    dims = [d.dim_param for d in m.graph.input[0].type.tensor_type.shape.dim]
+    assert dims[0] == "N" and dims[2] == "H" and dims[3] == "W"
+
+
+def test_resume_continues_exactly(tmp_path, photo_dir):
+    cfg_file = tmp_path / "tiny.toml"
+    cfg_file.write_text(TINY)
+    cfg = load_config(cfg_file, model_default="gan")  # the GAN has the most state: EMA, D, two optimisers
+    straight = Trainer(cfg, photo_dir, tmp_path / "a")
+    straight.run(4)
+    first = Trainer(cfg, photo_dir, tmp_path / "b")
+    first.run(2)  # ends with an evaluation and last.pt at step 2
+    resumed = Trainer(cfg, photo_dir, tmp_path / "b", resume=True)
+    assert resumed.step == 2
+    resumed.run(4)
+    for a, b in zip(straight.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_unknown_contract_is_refused_naming_the_file(trained, tmp_path):
+    m = onnx.load(str(trained["cnn"]))
+    onnx.helper.set_model_props(m, {"contract": "colorizer/99", "kind": "cnn"})
+    bad = tmp_path / "future_model.onnx"
+    onnx.save(m, str(bad))
+    with pytest.raises(colorizer.ContractError, match="future_model.onnx"):
+        colorizer.load(bad)
+
+
+def test_cli_train_rejects_a_config_for_the_other_model(tmp_path, photo_dir):
+    cfg = tmp_path / "gan.toml"
+    cfg.write_text('model = "gan"\n')
+    with pytest.raises(AssertionError, match="disagrees"):
+        run("-m", "train", "--model", "cnn", "--config", str(cfg), "--data", str(photo_dir), "--out", str(tmp_path))
