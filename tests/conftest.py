@@ -6,26 +6,15 @@ Everything is made here, offline: no ../shared data, no downloads.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import TINY, run, synthetic_photo
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
-
-def synthetic_photo(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """A colourful RGB uint8 HxWx3 image: smooth colour fields plus a few solid shapes."""
-    base = rng.random((4, 5, 3)) * 255
-    img = np.asarray(Image.fromarray(base.astype(np.uint8)).resize((w, h), Image.Resampling.BICUBIC)).copy()
-    for _ in range(3):
-        y, x = rng.integers(0, h - 20), rng.integers(0, w - 20)
-        img[y : y + rng.integers(10, 40), x : x + rng.integers(10, 40)] = rng.integers(0, 256, 3)
-    return img
 
 
 @pytest.fixture(scope="session")
@@ -37,26 +26,6 @@ def photo_dir(tmp_path_factory) -> Path:
         h, w = (int(v) for v in rng.integers(160, 221, 2))
         Image.fromarray(synthetic_photo(rng, h, w)).save(d / f"syn_{i:02d}.jpg", quality=95)
     return d
-
-
-def run(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run `python args...` from the repository root; fail the test with its output if it fails."""
-    p = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    assert p.returncode == 0, f"{args} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
-    return p
-
-
-TINY = """
-steps = 6
-pretrain_steps = 2
-eval_every = 3
-ckpt_every = 2
-val_images = 3
-val_percent = 20
-crop_sizes = [64, 96]
-batch_pixels = 16384
-threads = 1
-"""
 
 
 @pytest.fixture(scope="session")

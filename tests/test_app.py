@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, synthetic_photo
+from helpers import ROOT, synthetic_photo
 
 
 def free_port() -> int:
@@ -28,7 +28,7 @@ def app_url(tmp_path_factory):
         "GRADIO_ANALYTICS_ENABLED": "False",
         "COLORIZER_MAX_PIXELS": "4000000",
     }
-    log = open(tmp_path_factory.mktemp("app") / "app.log", "w+")
+    log = open(tmp_path_factory.mktemp("app") / "app.log", "w+")  # noqa: SIM115 (lives as long as the app)
     proc = subprocess.Popen([sys.executable, "demo/app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120

@@ -6,11 +6,12 @@ import sys
 import numpy as np
 from PIL import Image
 
-from conftest import ROOT, synthetic_photo
+from helpers import ROOT, synthetic_photo
 
 
 def cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "colorizer", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    cmd = [sys.executable, "-m", "colorizer", *map(str, args)]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
 
 
 def make_inputs(tmp_path):

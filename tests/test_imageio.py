@@ -71,14 +71,14 @@ def test_tiny_image_and_bytes_input():
 def test_corrupt_files_raise_a_clear_error(tmp_path, content):
     path = tmp_path / "broken.png"
     path.write_bytes(content)
-    with pytest.raises(colorizer.ImageError, match="broken.png"):
+    with pytest.raises(colorizer.ImageError, match=r"broken\.png"):
         colorizer.open_image(path)
 
 
 def test_truncated_jpeg(tmp_path):
     path = save(tmp_path, Image.fromarray(gradient(200, 200)), "cut.jpg")
     path.write_bytes(path.read_bytes()[:400])
-    with pytest.raises(colorizer.ImageError, match="cut.jpg"):
+    with pytest.raises(colorizer.ImageError, match=r"cut\.jpg"):
         colorizer.open_image(path)
 
 
