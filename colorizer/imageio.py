@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,10 @@ def open_image(source: str | Path | bytes) -> np.ndarray:
     """
     name = "image data" if isinstance(source, bytes) else str(source)
     try:
-        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
+        with warnings.catch_warnings():  # our own limit below gives the clearer message
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        with im:
             if im.width * im.height > MAX_PIXELS:
                 raise ImageError(f"{name}: {im.width}x{im.height} px exceeds the limit of {MAX_PIXELS:,} pixels")
             im.load()

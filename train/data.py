@@ -53,11 +53,11 @@ class Photo:
     ab: np.ndarray
 
 
-def load_rgb(path: Path, max_short_side: int) -> np.ndarray:
+def load_rgb(path: Path, max_short_side: int | None = None) -> np.ndarray:
     """Decode a colour photo as RGB uint8 HxWx3, shrunk so its short side is at most `max_short_side`."""
     with Image.open(path) as im:
         im = ImageOps.exif_transpose(im).convert("RGB")
-        scale = max_short_side / min(im.size)
+        scale = max_short_side / min(im.size) if max_short_side else 1.0
         if scale < 1:
             im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
         return np.asarray(im)

@@ -1,0 +1,117 @@
+"""Measure colorizers on colour photos they never saw, through the same pipeline users get.
+
+    python -m train.evaluate --data DIR_OR_LIST [--root DIR] [--models NAME_OR_PATH ...] [--limit N] [--out DIR]
+
+For each photo: an 8-bit ITU-R 601 grayscale input (as a scanner makes) is colorized at full resolution
+and compared with the original. Reported per model and for the gray input itself (the baseline): RGB PSNR,
+mean CIEDE2000, Hasler-Suesstrunk colourfulness, cf_ratio (mean colourfulness of outputs / of originals)
+and seconds per image, all means over images. Writes OUT/results.md, OUT/results.json and OUT/sheet.png
+(gray | each model | original for a fixed sample). --data is a folder or a text file of paths, one per line,
+relative ones resolved against --root (default: the list file's folder). --limit keeps N evenly spaced photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+import colorizer
+from colorizer.color import rgb_to_gray
+from train.data import list_photos, load_rgb
+from train.metrics import summarise
+
+SHEET_ROWS = 8
+SHEET_HEIGHT = 160  # px per sheet row
+
+
+def read_list(data: Path, root: Path | None) -> list[Path]:
+    """Photo paths from a folder (top level) or a list file (one path per line, '#' comments)."""
+    if data.is_dir():
+        return list_photos(data)
+    base = root or data.parent
+    lines = (ln.strip() for ln in data.read_text().splitlines())
+    return [base / ln for ln in lines if ln and not ln.startswith("#")]
+
+
+def evenly_spaced(items: list, limit: int | None) -> list:
+    """`limit` items at evenly spaced positions (deterministic); all items if limit is None or larger."""
+    if not limit or limit >= len(items):
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, limit).round().astype(int)]
+
+
+def evaluate(files: list[Path], models: list[colorizer.Model]) -> tuple[dict, list[list]]:
+    """Figures per name ('gray' and each model) and the sheet rows [gray, model outputs..., original]."""
+    outputs: dict[str, list[np.ndarray]] = {"gray": []} | {m.name: [] for m in models}
+    seconds: dict[str, float] = {name: 0.0 for name in outputs}
+    targets, sheet = [], []
+    sample = set(evenly_spaced(range(len(files)), SHEET_ROWS))
+    for i, f in enumerate(tqdm(files, desc="evaluating", unit="photo")):
+        rgb = load_rgb(f)
+        gray = rgb_to_gray(rgb)
+        targets.append(rgb)
+        outputs["gray"].append(np.repeat(gray[..., None], 3, -1))
+        for m in models:
+            t = time.perf_counter()
+            outputs[m.name].append(m.colorize(gray))
+            seconds[m.name] += time.perf_counter() - t
+        if i in sample:
+            sheet.append([outputs[name][-1] for name in outputs] + [rgb])
+    results = {}
+    for name, preds in outputs.items():
+        results[name] = summarise(preds, targets) | {"seconds": seconds[name] / len(files)}
+    return results, sheet
+
+
+def markdown(results: dict) -> str:
+    """The results as a Markdown table."""
+    rows = ["| model | PSNR (dB) | ΔE00 | colourfulness | cf_ratio | s/image | n |", "|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        rows.append(
+            f"| {name} | {r['psnr']:.2f} | {r['de00']:.2f} | {r['cf']:.1f} | {r['cf_ratio']:.2f} "
+            f"| {r['seconds']:.3f} | {r['n']} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def save_sheet(rows: list[list[np.ndarray]], path: Path) -> None:
+    """A PNG with one row per sample photo: gray | each model | original, each scaled to SHEET_HEIGHT."""
+
+    def scaled(a: np.ndarray) -> np.ndarray:
+        w = round(a.shape[1] * SHEET_HEIGHT / a.shape[0])
+        return np.asarray(Image.fromarray(a).resize((w, SHEET_HEIGHT), Image.Resampling.LANCZOS))
+
+    lines = [np.concatenate([scaled(a) for a in row], 1) for row in rows]
+    width = max(ln.shape[1] for ln in lines)
+    Image.fromarray(
+        np.concatenate([np.pad(ln, ((0, 4), (0, width - ln.shape[1]), (0, 0)), constant_values=255) for ln in lines])
+    ).save(path)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, type=Path, help="folder of colour photos, or a list file")
+    ap.add_argument("--root", type=Path, help="folder that relative paths in a list file are relative to")
+    ap.add_argument("--models", nargs="+", default=["cnn", "gan"], help="shipped names or .onnx paths")
+    ap.add_argument("--limit", type=int, help="evaluate N evenly spaced photos")
+    ap.add_argument("--out", type=Path, default=Path("eval_out"), help="folder for results.md/json, sheet.png")
+    args = ap.parse_args()
+    files = evenly_spaced(read_list(args.data, args.root), args.limit)
+    models = [colorizer.load(m) for m in args.models]
+    results, sheet = evaluate(files, models)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table = markdown(results)
+    (args.out / "results.md").write_text(table)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+    save_sheet(sheet, args.out / "sheet.png")
+    print(table + f"\nwritten to {args.out}/ (results.md, results.json, sheet.png)")
+
+
+if __name__ == "__main__":
+    main()
