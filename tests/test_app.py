@@ -10,13 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import ROOT, synthetic_photo
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from helpers import ROOT, free_port, synthetic_photo
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,16 @@
 --steps N is the total step count of the run (a resumed run continues up to it); --minutes M bounds the wall
 time of this call, so a long run can be spread over several sessions with --resume. RUN_DIR receives
 last.pt, best.pt, log.csv, loss.png and samples/. Keep long runs outside the work tree.
+
+Several processes (DistributedDataParallel; gloo on CPU, NCCL on GPU; rank 0 logs and saves):
+    torchrun --nproc_per_node=K -m train --model gan --config train/configs/gan.toml --data DIR --out RUN_DIR
 """
 
 from __future__ import annotations
 
 import argparse
 
+from train import distributed
 from train.config import load_config
 from train.loop import Trainer
 
@@ -29,7 +33,11 @@ def main() -> None:
     cfg = load_config(args.config, model_default=args.model, steps=args.steps, minutes=args.minutes)
     if cfg.model != args.model:
         ap.error(f"--model {args.model} disagrees with the config's model {cfg.model!r}")
-    Trainer(cfg, args.data, args.out, resume=args.resume).run(cfg.steps, cfg.minutes)
+    trainer = Trainer(cfg, args.data, args.out, resume=args.resume)
+    try:
+        trainer.run(cfg.steps, cfg.minutes)
+    finally:
+        distributed.close(trainer.ctx)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,14 @@
 CNN: rarity-rebalanced L1 regression of ab.
 GAN: the same L1 for `pretrain_steps` ("NoGAN" generator pretraining), then L1 + an adversarial loss
 from a spectrally normalised PatchGAN conditioned on L; an EMA of the generator is evaluated and exported.
+Under torchrun each process trains on its own shard of the photos (photos[rank::world], the distributed
+sampler), DDP averages the gradients, and rank 0 alone logs, validates and saves. AMP is used on CUDA.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import time
 from pathlib import Path
 
@@ -15,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from train import report
+from train import distributed, report
 from train.checkpoint import git_commit, load_checkpoint, save_atomic
 from train.config import TrainConfig
 from train.data import PhotoBank, load_rgb, split_photos
@@ -34,30 +37,36 @@ class Trainer:
         if cfg.best_metric not in LOWER_IS_BETTER:
             raise ValueError(f"best_metric must be one of {sorted(LOWER_IS_BETTER)}")
         self.cfg, self.out = cfg, Path(out_dir)
+        self.ctx = ctx = distributed.init()
         self.out.mkdir(parents=True, exist_ok=True)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        torch.manual_seed(cfg.seed)
-        self.rng = np.random.default_rng(cfg.seed)
+        torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+        self.rng = np.random.default_rng(cfg.seed + ctx.rank)  # different crops on every rank
 
         train_files, val_files = split_photos(data_dir, cfg.val_percent)
-        self.bank = PhotoBank(train_files, cfg.max_short_side, min(cfg.crop_sizes))
+        self.bank = PhotoBank(train_files[ctx.rank :: ctx.world], cfg.max_short_side, min(cfg.crop_sizes))
         # Validation photos as RGB uint8, evenly spaced over the split so a short list is still varied.
         pick = np.linspace(0, len(val_files) - 1, min(cfg.val_images, len(val_files))).round().astype(int)
         self.val = [load_rgb(val_files[i], cfg.max_short_side) for i in sorted(set(pick))]
-        self.train_data = f"{Path(data_dir).name}: {len(self.bank)} train / {len(val_files)} val photos"
-        hist = ab_histogram([p.ab for p in self.bank.photos])
-        self.weights = torch.from_numpy(rebalance_weights(hist, cfg.rebalance)) if cfg.rebalance > 0 else None
+        self.train_data = f"{Path(data_dir).name}: {len(train_files)} train / {len(val_files)} val photos"
+        hist = distributed.mean_array(ab_histogram([p.ab for p in self.bank.photos]), ctx)
+        self.weights = None
+        if cfg.rebalance > 0:
+            self.weights = torch.from_numpy(rebalance_weights(hist, cfg.rebalance)).to(ctx.device)
 
-        self.model = build_colorizer(cfg.arch, cfg.arch_args)
+        self.model = build_colorizer(cfg.arch, cfg.arch_args).to(ctx.device)
         bad = [c for c in cfg.crop_sizes if c % self.model.size_multiple]
         if bad:
             raise ValueError(f"crop_sizes {bad} are not multiples of {cfg.arch}'s {self.model.size_multiple}")
+        self.net = distributed.wrap(self.model, ctx)  # what trains; self.model is the bare module inside
         self.opt = torch.optim.Adam(self.model.parameters(), cfg.lr, tuple(cfg.betas), weight_decay=cfg.weight_decay)
-        self.ema = self.disc = self.opt_d = None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=ctx.amp)
+        self.ema = self.disc = self.net_d = self.opt_d = None
         if cfg.model == "gan":
             self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
-            self.disc = PatchDiscriminator(cfg.d_width)
+            self.disc = PatchDiscriminator(cfg.d_width).to(ctx.device)
+            self.net_d = distributed.wrap(self.disc, ctx)
             self.opt_d = torch.optim.Adam(self.disc.parameters(), cfg.d_lr, tuple(cfg.betas))
         self.step, self.seconds, self.best = 0, 0.0, None
         if resume and (self.out / "last.pt").exists():
@@ -66,25 +75,32 @@ class Trainer:
     # ---- one optimisation step -------------------------------------------------------------
     def train_step(self) -> dict:
         """Draw a batch, update the model(s); returns the step's losses as floats."""
-        cfg = self.cfg
+        cfg, ctx = self.cfg, self.ctx
         size = int(self.rng.choice(cfg.crop_sizes))
-        lum, ab = (torch.from_numpy(a) for a in self.bank.batch(self.rng, max(1, cfg.batch_pixels // size**2), size))
-        self.model.train()
-        fake = self.model(lum)
-        l1 = weighted_l1(fake, ab, self.weights)
+        batch = self.bank.batch(self.rng, max(1, cfg.batch_pixels // size**2), size)
+        lum, ab = (torch.from_numpy(a).to(ctx.device, non_blocking=True) for a in batch)
+        autocast = torch.autocast(ctx.device.type, enabled=ctx.amp)
+        self.net.train()
+        with autocast:
+            fake = self.net(lum)
+            l1 = weighted_l1(fake.float(), ab, self.weights)
         losses = {"l1": l1.item()}
         loss = cfg.l1_weight * l1 if cfg.model == "gan" else l1
-        if self.disc is not None and self.step >= cfg.pretrain_steps:
-            d = d_loss(self.disc(lum, ab), self.disc(lum, fake.detach()), cfg.gan_loss)
+        if self.net_d is not None and self.step >= cfg.pretrain_steps:
+            with autocast:  # real and fake pairs in one forward: one DDP reduction per backward
+                logits = self.net_d(torch.cat([lum, lum]), torch.cat([ab, fake.detach()])).float()
+                d = d_loss(*logits.chunk(2), cfg.gan_loss)
             self.opt_d.zero_grad(set_to_none=True)
-            d.backward()
-            self.opt_d.step()
-            adv = g_loss(self.disc(lum, fake), cfg.gan_loss)
+            self.scaler.scale(d).backward()
+            self.scaler.step(self.opt_d)
+            with autocast:
+                adv = g_loss(self.net_d(lum, fake).float(), cfg.gan_loss)
             loss = loss + cfg.adv_weight * adv
             losses |= {"d": d.item(), "adv": adv.item()}
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
         if self.ema is not None:
             self._update_ema()
         self.step += 1
@@ -102,13 +118,16 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> tuple[dict, list[np.ndarray]]:
         """Metrics of the exported network (EMA for the GAN) on the validation photos, and its outputs."""
-        net = (self.ema or self.model).eval()
+        net = (self.ema if self.ema is not None else self.model).eval()
         preds = [colorize_rgb(net, rgb, self.cfg.render_size) for rgb in self.val]
         return summarise(preds, self.val), preds
 
     # ---- checkpoints ---------------------------------------------------------------------------
-    def state(self, metrics: dict | None = None) -> dict:
-        """Everything needed to export (arch, args, weights, provenance) and to resume exactly."""
+    def state(self, rng: list[dict], metrics: dict | None = None) -> dict:
+        """Everything needed to export (arch, args, weights, provenance) and to resume exactly.
+
+        `rng` holds every rank's random-generator states, in rank order.
+        """
         return {
             "config": self.cfg.to_dict(),
             "kind": self.cfg.model,
@@ -127,7 +146,7 @@ class Trainer:
             "val_metrics": metrics,
             "train_data": self.train_data,
             "git_commit": git_commit(),
-            "rng": {"numpy": self.rng.bit_generator.state, "torch": torch.get_rng_state()},
+            "rng": rng,
         }
 
     def _restore(self, ck: dict) -> None:
@@ -138,8 +157,12 @@ class Trainer:
             self.disc.load_state_dict(ck["disc"])
             self.opt_d.load_state_dict(ck["opt_d"])
         self.step, self.seconds, self.best = ck["step"], ck["seconds"], ck["best"]
-        self.rng.bit_generator.state = ck["rng"]["numpy"]
-        torch.set_rng_state(ck["rng"]["torch"])
+        states = ck["rng"] if isinstance(ck["rng"], list) else [ck["rng"]]
+        if len(states) == self.ctx.world:  # same process count: continue every rank's random stream exactly
+            self.rng.bit_generator.state = states[self.ctx.rank]["numpy"]
+            torch.set_rng_state(states[self.ctx.rank]["torch"])
+        else:  # a different world size cannot replay the old streams; start fresh ones from the step
+            self.rng = np.random.default_rng([self.cfg.seed, self.ctx.rank, self.step])
 
     def _is_better(self, metrics: dict) -> bool:
         if self.disc is not None and self.step <= self.cfg.pretrain_steps:
@@ -150,43 +173,62 @@ class Trainer:
         old, new = self.best[key], metrics[key]
         return new < old if LOWER_IS_BETTER[key] else new > old
 
-    def evaluate_and_save(self) -> dict:
-        """Validate, log, draw the sample grid and plots, write last.pt and (if better) best.pt."""
-        metrics, preds = self.validate()
-        report.log_row(
-            self.out / "log.csv",
-            {"step": self.step, "seconds": round(self.seconds, 1)}
-            | {f"val_{k}": round(v, 4) for k, v in metrics.items() if k != "n"},
-        )
-        report.sample_grid(self.val[:8], preds[:8], self.out / "samples" / f"step_{self.step:07d}.png")
-        report.plot_log(self.out / "log.csv", self.out / "loss.png")
-        if self._is_better(metrics):
-            self.best = {"step": self.step} | metrics
-            save_atomic(self.state(metrics), self.out / "best.pt")
-        save_atomic(self.state(metrics), self.out / "last.pt")
-        return metrics
+    def save(self, evaluate: bool) -> dict:
+        """Collective (every rank calls it): rank 0 writes last.pt and, when `evaluate`, validates, logs,
+        draws the sample grid and plots, and writes best.pt if the named metric improved."""
+        rng = distributed.gather({"numpy": self.rng.bit_generator.state, "torch": torch.get_rng_state()}, self.ctx)
+        if not self.ctx.main:
+            return {}
+        metrics = None
+        if evaluate:
+            metrics, preds = self.validate()
+            vals = {f"val_{k}": round(v, 4) for k, v in metrics.items() if k != "n"}
+            report.log_row(self.out / "log.csv", {"step": self.step, "seconds": round(self.seconds, 1)} | vals)
+            report.sample_grid(self.val[:8], preds[:8], self.out / "samples" / f"step_{self.step:07d}.png")
+            report.plot_log(self.out / "log.csv", self.out / "loss.png")
+            if self._is_better(metrics):
+                self.best = {"step": self.step} | metrics
+                save_atomic(self.state(rng, metrics), self.out / "best.pt")
+        save_atomic(self.state(rng, metrics), self.out / "last.pt")
+        return metrics or {}
+
+    def _time_is_up(self, deadline: float) -> bool:
+        """Whether any rank has passed the wall-clock deadline (all ranks stop at the same step)."""
+        late = bool(deadline) and time.time() > deadline
+        return any(distributed.gather(late, self.ctx)) if self.ctx.world > 1 else late
+
+    def _write_digest(self) -> None:
+        """RUN_DIR/rank{R}.sha256: a hash of this rank's weights and buffers, to check that DDP ranks agree."""
+        h = hashlib.sha256()
+        for t in self.model.state_dict().values():
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        (self.out / f"rank{self.ctx.rank}.sha256").write_text(h.hexdigest() + "\n")
 
     # ---- the loop ----------------------------------------------------------------------------
     def run(self, max_steps: int, max_minutes: float = 0.0) -> None:
         """Train until `max_steps` in total or `max_minutes` of this call's wall time (0 = no limit)."""
-        cfg, start = self.cfg, time.time()
-        bar = tqdm(total=max_steps, initial=self.step, desc=f"train {cfg.model}", dynamic_ncols=True)
+        cfg, main = self.cfg, self.ctx.main
+        deadline = time.time() + 60 * max_minutes if max_minutes else 0.0
+        bar = tqdm(total=max_steps, initial=self.step, desc=f"train {cfg.model}", dynamic_ncols=True, disable=not main)
         window: list[dict] = []
-        while self.step < max_steps and not (max_minutes and time.time() - start > 60 * max_minutes):
+        while self.step < max_steps and not self._time_is_up(deadline):
             t0 = time.time()
             window.append(self.train_step())
             self.seconds += time.time() - t0
             bar.update(1)
-            if self.step % 50 == 0:
+            if self.step % 50 == 0 and main:
                 means = {k: float(np.mean([w[k] for w in window if k in w])) for k in window[-1]}
                 report.log_row(self.out / "log.csv", {"step": self.step, "seconds": round(self.seconds, 1)} | means)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in means.items()})
                 window = []
             if self.step % cfg.eval_every == 0:
-                metrics = self.evaluate_and_save()
-                bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+                metrics = self.save(evaluate=True)
+                if metrics:  # rank 0
+                    bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
             elif self.step % cfg.ckpt_every == 0:
-                save_atomic(self.state(), self.out / "last.pt")
+                self.save(evaluate=False)
         bar.close()
+        distributed.sync_buffers(self.model, self.ctx)
         if self.step % cfg.eval_every:
-            self.evaluate_and_save()
+            self.save(evaluate=True)
+        self._write_digest()

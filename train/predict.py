@@ -12,9 +12,11 @@ from colorizer.pipeline import colorize_array
 def torch_predict(net: nn.Module):
     """A pipeline `predict` callable: L float32 [N,1,H,W] numpy -> ab float32 [N,2,H,W] numpy."""
 
+    device = next(net.parameters()).device
+
     @torch.no_grad()
     def predict(lum: np.ndarray) -> np.ndarray:
-        return net(torch.from_numpy(np.ascontiguousarray(lum))).numpy()
+        return net(torch.from_numpy(np.ascontiguousarray(lum)).to(device)).float().cpu().numpy()
 
     return predict
 
