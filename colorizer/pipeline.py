@@ -5,6 +5,7 @@
                       to the model's size multiple -> L [1,1,h,w]               [once per size]
   predict(L) -> ab [1,2,h,w] -> cropped -> bilinear to full size, clamped to +-128
                    -> merged with the full-resolution L* -> sRGB uint8          [per model]
+                      (by table lookup, see colorizer.merge)
 
 `predict` is any callable from L float32 [N,1,H,W] (0..100) to ab float32 [N,2,H,W]: an ONNX Runtime
 session in the library, a PyTorch module during training.
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from colorizer.color import gray_to_l, lab_to_rgb, rgb_to_gray
+from colorizer.color import gray_to_l, rgb_to_gray
+from colorizer.merge import merge
 
 Predict = Callable[[np.ndarray], np.ndarray]
 AB_LIMIT = 128.0
@@ -74,10 +76,10 @@ def upsample_ab(ab: np.ndarray, height: int, width: int) -> np.ndarray:
 
 @dataclass
 class Photo:
-    """The per-photo work every model shares: gray uint8 HxW and its L* float32 HxW (0..100)."""
+    """The per-photo work every model shares: the 8-bit luma, gray uint8 HxW (L* = gray_to_l(gray)),
+    and the model inputs made from it, cached per (render size, size multiple)."""
 
     gray: np.ndarray
-    lum: np.ndarray
     _inputs: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -86,7 +88,7 @@ class Photo:
         gray = to_gray(image)
         if gray.size == 0:
             raise ValueError("the image is empty (0 pixels)")
-        return cls(gray, gray_to_l(gray))
+        return cls(gray)
 
     def model_input(self, render_size: int, size_multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
         """The padded L at a render size, computed once per (render_size, size_multiple)."""
@@ -102,7 +104,7 @@ class Photo:
 
     def render(self, ab: np.ndarray) -> np.ndarray:
         """Model ab [2,h,w] (any h, w) -> RGB uint8 HxWx3 at the photo's full size."""
-        return lab_to_rgb(self.lum, upsample_ab(ab, *self.gray.shape))
+        return merge(self.gray, ab)
 
 
 def colorize_array(predict: Predict, image: np.ndarray, render_size: int, size_multiple: int) -> np.ndarray:

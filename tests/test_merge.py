@@ -1,0 +1,48 @@
+"""The fast table merge agrees with the float Lab reference within its stated tolerance."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+from skimage.color import deltaE_ciede2000
+
+from colorizer.color import gray_to_l, lab_to_rgb, rgb_to_gray, rgb_to_lab
+from colorizer.merge import MAX_DE00, MEAN_DE00, merge
+from colorizer.pipeline import upsample_ab
+
+
+def reference(gray: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    return lab_to_rgb(gray_to_l(gray), upsample_ab(ab, *gray.shape))
+
+
+def check(gray: np.ndarray, ab: np.ndarray) -> None:
+    fast, ref = merge(gray, ab), reference(gray, ab)
+    assert fast.shape == (*gray.shape, 3) and fast.dtype == np.uint8 and fast.flags.c_contiguous
+    de = deltaE_ciede2000(rgb_to_lab(ref), rgb_to_lab(fast))
+    assert de.mean() <= MEAN_DE00, de.mean()
+    assert de.max() <= MAX_DE00, de.max()
+
+
+@pytest.mark.parametrize("image", [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()])
+def test_real_photos(image):
+    """Real luma with the photo's own chroma at a quarter of its size, as a model would give it."""
+    lab = rgb_to_lab(image)
+    h, w = image.shape[:2]
+    small = [Image.fromarray(np.ascontiguousarray(lab[..., k])).resize((w // 4, h // 4)) for k in (1, 2)]
+    check(rgb_to_gray(image), np.stack([np.asarray(s) for s in small]))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 301), (300, 17), (515, 389)])
+def test_random_images_and_odd_sizes(shape):
+    rng = np.random.default_rng(sum(shape))
+    gray = rng.integers(0, 256, shape).astype(np.uint8)
+    ab = rng.uniform(-90, 90, (2, max(1, shape[0] // 5), max(1, shape[1] // 3))).astype(np.float32)
+    check(gray, ab)
+
+
+def test_extreme_ab_is_clamped_not_wrapped():
+    gray = np.full((8, 8), 128, np.uint8)
+    for value in (500.0, -500.0):
+        ab = np.full((2, 2, 2), value, np.float32)
+        clamped = np.full((2, 2, 2), np.sign(value) * 128, np.float32)
+        assert np.abs(merge(gray, ab).astype(int) - reference(gray, clamped)).max() <= 3
