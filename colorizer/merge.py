@@ -71,14 +71,23 @@ def quantise_ab(ab: np.ndarray) -> Image.Image:
     return Image.fromarray(q, "RGB")
 
 
-def merge(gray: np.ndarray, ab: np.ndarray) -> np.ndarray:
+def brightness_lut(offset: float) -> np.ndarray:
+    """uint8 [256]: the gray level whose L* is closest to L*(g) + offset (L* units, clipped to 0..100)."""
+    levels = gray_to_l(np.arange(256, dtype=np.uint8))
+    target = np.clip(levels + offset, 0.0, 100.0)
+    return np.rint(np.interp(target, levels, np.arange(256))).astype(np.uint8)
+
+
+def merge(gray: np.ndarray, ab: np.ndarray, saturation: float = 1.0, brightness: float = 0.0) -> np.ndarray:
     """Gray uint8 HxW (full resolution) + ab float32 [2,h,w] (any h, w) -> RGB uint8 HxWx3.
 
-    ab is upsampled bilinearly to HxW, clamped to -128..127 and combined with L*(gray).
+    ab is scaled by `saturation` (1 = as predicted, 0 = gray), upsampled bilinearly to HxW, clamped to
+    -128..127 and combined with L*(gray) + `brightness` (L* units, e.g. -20..20).
     """
     height, width = gray.shape
-    small = quantise_ab(ab)
+    small = quantise_ab(ab * saturation if saturation != 1.0 else ab)
     lut = table()
+    shift = brightness_lut(brightness) if brightness else None
     out = np.empty((height, width, 3), np.uint8)
     scale = small.height / height
 
@@ -89,7 +98,7 @@ def merge(gray: np.ndarray, ab: np.ndarray) -> np.ndarray:
         )
         idx = np.left_shift(up[..., 0], 16, dtype=np.uint32)
         idx |= np.left_shift(up[..., 1], 8, dtype=np.uint32)
-        idx |= gray[r0:r1]
+        idx |= gray[r0:r1] if shift is None else np.take(shift, gray[r0:r1])
         out[r0:r1] = np.take(lut, idx).view(np.uint8).reshape(r1 - r0, width, 4)[..., :3]
 
     list(_executor().map(band, range(0, height, BAND_ROWS)))

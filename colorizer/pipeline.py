@@ -102,9 +102,12 @@ class Photo:
         lum, (h, w) = self.model_input(render_size, size_multiple)
         return np.asarray(predict(lum), dtype=np.float32)[0, :, :h, :w]
 
-    def render(self, ab: np.ndarray) -> np.ndarray:
-        """Model ab [2,h,w] (any h, w) -> RGB uint8 HxWx3 at the photo's full size."""
-        return merge(self.gray, ab)
+    def render(self, ab: np.ndarray, saturation: float = 1.0, brightness: float = 0.0) -> np.ndarray:
+        """Model ab [2,h,w] (any h, w) -> RGB uint8 HxWx3 at the photo's full size.
+
+        saturation scales the colour (1 = as predicted); brightness shifts L* (units of L*, 0 = as is).
+        """
+        return merge(self.gray, ab, saturation, brightness)
 
 
 def colorize_array(predict: Predict, image: np.ndarray, render_size: int, size_multiple: int) -> np.ndarray:

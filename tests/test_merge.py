@@ -46,3 +46,14 @@ def test_extreme_ab_is_clamped_not_wrapped():
         ab = np.full((2, 2, 2), value, np.float32)
         clamped = np.full((2, 2, 2), np.sign(value) * 128, np.float32)
         assert np.abs(merge(gray, ab).astype(int) - reference(gray, clamped)).max() <= 3
+
+
+def test_saturation_and_brightness():
+    rng = np.random.default_rng(7)
+    gray = rng.integers(30, 220, (60, 80)).astype(np.uint8)
+    ab = rng.uniform(-40, 40, (2, 15, 20)).astype(np.float32)
+    assert np.array_equal(merge(gray, ab, saturation=0.0), np.repeat(gray[..., None], 3, -1))
+    assert np.array_equal(merge(gray, ab, saturation=2.0), merge(gray, 2 * ab))
+    lighter = rgb_to_lab(merge(gray, ab, brightness=10.0))[..., 0]
+    base = rgb_to_lab(merge(gray, ab))[..., 0]
+    assert 8.0 < float((lighter - base).mean()) < 11.0

@@ -1,0 +1,19 @@
+"""python -m bench --quick runs end to end (one size, one repetition); times are not judged here."""
+
+import json
+
+from helpers import run
+
+
+def test_quick_benchmark(tmp_path):
+    out = tmp_path / "bench.json"
+    p = run("-m", "bench", "--quick", "--json", str(out), timeout=900)
+    r = json.loads(out.read_text())
+    stages = r["sizes"]["512x512"]
+    for key in ("decode", "luminance", "resize to render", "model cnn", "model gan", "upsample+merge",
+                "enhancement (extra)", "encode png", "end-to-end cnn", "end-to-end gan", "end-to-end both"):  # fmt: skip
+        assert stages[key]["median"] >= 0, key
+    assert r["env"]["onnxruntime"] and r["env"]["threads"] >= 1
+    assert 50 < r["memory_mb"]["512x512"] < 4096
+    assert len(r["references"]) == 4 and all(v["median"] > 0 for v in r["references"].values())
+    assert "both models 512x512" in r["summary"] and "Targets:" in p.stdout
