@@ -1,6 +1,7 @@
 """Train a colorizer.
 
     python -m train --model cnn|gan --data DIR --out RUN_DIR [--config FILE] [--steps N | --minutes M] [--resume]
+                    [--threads T]
 
 --steps N is the total step count of the run (a resumed run continues up to it); --minutes M bounds the wall
 time of this call, so a long run can be spread over several sessions with --resume. RUN_DIR receives
@@ -29,8 +30,10 @@ def main() -> None:
     budget.add_argument("--steps", type=int, help="total steps of the run (overrides the config)")
     budget.add_argument("--minutes", type=float, help="wall-clock minutes for this call")
     ap.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt exactly")
+    ap.add_argument("--threads", type=int, help="torch threads per process (overrides the config; speed only)")
     args = ap.parse_args()
-    cfg = load_config(args.config, model_default=args.model, steps=args.steps, minutes=args.minutes)
+    overrides = {"steps": args.steps, "minutes": args.minutes, "threads": args.threads}
+    cfg = load_config(args.config, model_default=args.model, **overrides)
     if cfg.model != args.model:
         ap.error(f"--model {args.model} disagrees with the config's model {cfg.model!r}")
     trainer = Trainer(cfg, args.data, args.out, resume=args.resume)
