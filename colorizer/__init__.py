@@ -9,7 +9,7 @@ both = colorizer.compare([colorizer.load("cnn"), gan], image)   # shared luminan
 """
 
 from colorizer.compare import Comparison, compare
-from colorizer.imageio import ImageError, open_image, save_png
+from colorizer.imageio import ImageError, open_image, save_png, unique_stems
 from colorizer.model import CONTRACT, ContractError, Model, __version__, load
 
 __all__ = [
@@ -23,4 +23,5 @@ __all__ = [
     "load",
     "open_image",
     "save_png",
+    "unique_stems",
 ]

@@ -1,10 +1,13 @@
 """Colorize black-and-white photos from the command line.
 
     python -m colorizer INPUT... -o OUTDIR [--model cnn|gan|both] [--render-size N] [--overwrite]
+                        [--saturation S] [--brightness B] [--blend T]
 
 Each INPUT is a file or a folder (read at its top level; files without an image extension are skipped).
-Writes OUTDIR/<input stem>_<model>.png (lossless, sRGB-tagged). Inputs are never written over and existing
-outputs are kept unless --overwrite is given. A file that cannot be read is reported in one line and
+Writes OUTDIR/<input stem>_<model>.png (lossless, sRGB-tagged); with --model both and --blend T also
+<stem>_blend.png, the two models' colour mixed from all-CNN (T=0) to all-GAN (T=1), with no extra inference.
+--saturation and --brightness adjust every result. Inputs are never written over and existing outputs are
+kept unless --overwrite is given. A file that cannot be read is reported in one line and
 skipped; the exit status is 1 if any file failed.
 """
 
@@ -16,8 +19,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from colorizer.compare import compare
-from colorizer.imageio import IMAGE_EXTS, ImageError, open_image, save_png
+from colorizer.compare import blend_text, compare
+from colorizer.imageio import IMAGE_EXTS, ImageError, open_image, save_png, unique_stems
 from colorizer.model import load
 
 
@@ -36,20 +39,6 @@ def collect(inputs: list[str]) -> tuple[list[Path], list[str]]:
     return list(dict.fromkeys(files)), errors
 
 
-def unique_stems(files: list[Path]) -> list[str]:
-    """Output stems: the input's stem, with _2, _3, ... added where two inputs share one."""
-    used: set[str] = set()
-    stems = []
-    for f in files:
-        stem, n = f.stem, 1
-        while stem in used:
-            n += 1
-            stem = f"{f.stem}_{n}"
-        used.add(stem)
-        stems.append(stem)
-    return stems
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
@@ -57,9 +46,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="both", help="cnn, gan, both (default), or a path to a .onnx model")
     ap.add_argument("--render-size", type=int, help="long side in px the model runs at (default: the model's)")
     ap.add_argument("--overwrite", action="store_true", help="replace existing outputs (never inputs)")
+    ap.add_argument("--saturation", type=float, default=1.0, help="colour boost, 1 = as predicted (0..3)")
+    ap.add_argument("--brightness", type=float, default=0.0, help="L* offset, 0 = as is (-30..30)")
+    ap.add_argument("--blend", type=float, help="also write <stem>_blend.png: 0 = all CNN .. 1 = all GAN")
     args = ap.parse_args(argv)
     if args.render_size is not None and not 16 <= args.render_size <= 4096:
         ap.error("--render-size must be between 16 and 4096")
+    if not 0 <= args.saturation <= 3 or not -30 <= args.brightness <= 30:
+        ap.error("--saturation must be in 0..3 and --brightness in -30..30")
+    if args.blend is not None and (args.model != "both" or not 0 <= args.blend <= 1):
+        ap.error("--blend needs --model both and a value in 0..1")
 
     files, errors = collect(args.inputs)
     for e in errors:
@@ -76,14 +72,18 @@ def main(argv: list[str] | None = None) -> int:
             tqdm.write(f"skipped {e}", file=sys.stderr)
             failed += 1
             continue
-        for m in models:
-            out = outdir / f"{stem}_{m.name}.png"
+        looks = {m.name: (result.ab[m.name], m.png_text()) for m in models}
+        if args.blend is not None:
+            looks["blend"] = (result.blend("cnn", "gan", args.blend), blend_text(models, args.blend))
+        for name, (ab, text) in looks.items():
+            out = outdir / f"{stem}_{name}.png"
             if out.resolve() in protected:
                 tqdm.write(f"not written: {out} is one of the inputs", file=sys.stderr)
                 failed += 1
                 continue
             try:
-                save_png(out, result.rgb(m.name), m.png_text(), overwrite=args.overwrite)
+                rgb = result.photo.render(ab, args.saturation, args.brightness)
+                save_png(out, rgb, text, overwrite=args.overwrite)
                 written += 1
             except FileExistsError:
                 tqdm.write(f"kept existing {out} (use --overwrite to replace it)", file=sys.stderr)

@@ -24,9 +24,9 @@ class Comparison:
     ab: dict[str, np.ndarray]
     seconds: dict[str, float]
 
-    def rgb(self, name: str) -> np.ndarray:
-        """One model's result: RGB uint8 HxWx3 at the photo's full size."""
-        return self.photo.render(self.ab[name])
+    def rgb(self, name: str, saturation: float = 1.0, brightness: float = 0.0) -> np.ndarray:
+        """One model's result: RGB uint8 HxWx3 at the photo's full size (see Photo.render for the controls)."""
+        return self.photo.render(self.ab[name], saturation, brightness)
 
     def blend(self, a: str, b: str, t: float) -> np.ndarray:
         """ab float32 [2,h,w] mixed from model a (t=0) to model b (t=1), at a's render grid."""
@@ -43,3 +43,11 @@ def compare(models: Sequence[Model], image: np.ndarray, render_size: int | None 
     for m in models:
         ab[m.name], seconds[m.name] = timed(m.predict_photo, photo, render_size)
     return Comparison(photo, ab, seconds)
+
+
+def blend_text(models: Sequence[Model], t: float) -> dict[str, str]:
+    """PNG text chunks for a CNN/GAN blend: the software and both models' versions."""
+    text = models[0].png_text()
+    versions = " and ".join(m.meta.get("version", m.name) for m in models)
+    text["Description"] = f"AI-colourised: {100 * (1 - t):.0f}% CNN / {100 * t:.0f}% GAN colour ({versions})"
+    return text

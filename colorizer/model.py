@@ -91,10 +91,16 @@ class Model:
         """ab float32 [2,h,w] for a prepared photo at `render_size` (default: the model's own)."""
         return photo.predict_ab(self.predict, render_size or self.render_size, self.size_multiple)
 
-    def colorize(self, image: np.ndarray, render_size: int | None = None) -> np.ndarray:
-        """Photo array (uint8/uint16 HxW, HxWx3 RGB or HxWx4 RGBA) -> RGB uint8 HxWx3, same height and width."""
+    def colorize(
+        self, image: np.ndarray, render_size: int | None = None, saturation: float = 1.0, brightness: float = 0.0
+    ) -> np.ndarray:
+        """Photo array (uint8/uint16 HxW, HxWx3 RGB or HxWx4 RGBA) -> RGB uint8 HxWx3, same height and width.
+
+        render_size: long side (px) the network runs at (default: the model's own); saturation: colour
+        boost (1 = as predicted); brightness: L* offset (0 = as is).
+        """
         photo = Photo.from_image(image)
-        return photo.render(self.predict_photo(photo, render_size))
+        return photo.render(self.predict_photo(photo, render_size), saturation, brightness)
 
     def __repr__(self) -> str:
         return f"Model({self.name!r}, kind={self.kind}, render_size={self.render_size}, provider={self.provider})"

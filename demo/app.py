@@ -1,16 +1,20 @@
-"""The Gradio app: a black-and-white photo colorized by the CNN and the GAN, side by side.
+"""The Gradio app: old photos colorized by a CNN and a GAN, compared side by side.
 
     python demo/app.py [--share]
 
-Serves on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (default 127.0.0.1:7860). Runs the same way on a
-Hugging Face Space. Environment: COLORIZER_THREADS (ONNX Runtime threads, default all cores),
-COLORIZER_MAX_PIXELS (largest photo accepted, default 50 megapixels).
+Serves on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (default 127.0.0.1:7860) and runs the same way on a
+Hugging Face Space. Environment: COLORIZER_THREADS (ONNX Runtime and merge threads; default all cores),
+COLORIZER_MAX_PIXELS (default 50 megapixels), COLORIZER_MAX_FILE_MB (default 25), COLORIZER_QUEUE (most
+waiting requests before new ones get a "busy" answer; default 20). With `gradio[mcp]` installed the
+`colorize` and `colorize_batch` endpoints are also MCP tools.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -19,95 +23,203 @@ if str(ROOT) not in sys.path:  # `python demo/app.py` puts demo/, not the reposi
     sys.path.insert(0, str(ROOT))
 
 import gradio as gr  # noqa: E402
-import numpy as np  # noqa: E402
 
 import colorizer  # noqa: E402
+from colorizer.compare import blend_text  # noqa: E402
+from demo import service  # noqa: E402
 
-MAX_PIXELS = int(os.environ.get("COLORIZER_MAX_PIXELS", 50_000_000))
-MAX_FILE_SIZE = "25mb"
-EXAMPLES = sorted(str(p) for p in (ROOT / "demo" / "examples").glob("*.jpg"))
 MODELS = [colorizer.load("cnn"), colorizer.load("gan")]  # sessions are created once, at start-up
+CACHE = service.PredictionCache()
+EXAMPLES = sorted(str(p) for p in (ROOT / "demo" / "examples").glob("*.jpg"))
+QUEUE = int(os.environ.get("COLORIZER_QUEUE", 20))
+LOOKS = ("cnn", "gan", "blend")
 
 INTRO = """
-# Black-and-white photo colorizer: CNN vs GAN
-Upload an old black-and-white, sepia or faded photo and compare two small models that run on an ordinary CPU.
-**CNN**: a convolutional network trained to predict colour directly (steady, sometimes muted colours).
-**GAN**: a U-Net trained against a discriminator that punishes dull, implausible colour (bolder, sometimes wrong).
-Both keep every detail of your photo: only the colour comes from the model, at the photo's full resolution.
+# Old photo colorizer: CNN vs GAN
+Upload a black-and-white, sepia or faded photo and compare two small colorization models that run on an
+ordinary CPU. **CNN**: a convolutional network trained to predict each pixel's colour directly (steadier,
+sometimes muted). **GAN**: a U-Net trained against a discriminator that punishes dull, implausible colour
+(bolder, sometimes wrong). Both keep every detail of your photo: only the colour is predicted, and the
+result has your photo's full resolution. Move the sliders to compare; change the controls to re-render
+without uploading again.
 
-*The colours are the model's guess, not a historical record. Uploads are processed in memory and not kept.*
+**The colours are the model's guess, not a historical record.** Uploads are processed in memory and on
+temporary files that are deleted within an hour; nothing is kept.
 """
 
 
-def load_photo(path: str | None) -> np.ndarray:
-    """An uploaded file -> uint8 HxW / HxWx3 array, or a gr.Error that says what is wrong."""
-    if not path:
-        raise gr.Error("Please upload a photo first.")
-    try:
-        image = colorizer.open_image(path)
-    except colorizer.ImageError as e:
-        raise gr.Error(f"Could not read this file: {str(e).split(': ', 1)[-1]}") from None
-    h, w = image.shape[:2]
-    if h * w > MAX_PIXELS:
-        raise gr.Error(f"The photo is {w}x{h} = {h * w / 1e6:.0f} megapixels; the limit is {MAX_PIXELS / 1e6:.0f}.")
-    return image
+def safe_stem(path: str) -> str:
+    """A file-name-safe stem of an upload's name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem)[:60] or "photo"
 
 
-def as_rgb(image: np.ndarray) -> np.ndarray:
-    """uint8 HxW or HxWx3 -> RGB uint8 HxWx3 (for the 'before' side of a slider)."""
-    return np.repeat(image[..., None], 3, -1) if image.ndim == 2 else image
-
-
-def colorize(photo: str) -> tuple[tuple, tuple, str]:
-    """Colorize a black-and-white photo with both models.
+def colorize(
+    photo: str, render_size: int = 256, colour_boost: float = 1.0, brightness: float = 0.0,
+    blend: float = 0.5, mark: bool = False,
+) -> tuple:  # fmt: skip
+    """Colorize one black-and-white (or sepia, or faded) photo with both models, the CNN and the GAN.
 
     Args:
-        photo: path or URL of the image file (JPEG, PNG, WebP, TIFF, BMP, ...).
+        photo: the image file (JPEG, PNG, WebP, TIFF, BMP, AVIF or HEIC).
+        render_size: long side in pixels at which the networks run (128-768; higher is slower, can be more detailed).
+        colour_boost: saturation multiplier applied to the predicted colour (1 = as predicted, 0 = gray).
+        brightness: lightness offset in CIE L* units (-20 to 20; 0 = unchanged).
+        blend: mix of the two models' colour for the blended result (0 = all CNN, 1 = all GAN).
+        mark: add a visible "AI-colourised" mark to the results.
     Returns:
-        (original, CNN result) and (original, GAN result) image pairs at the photo's full size, and a
-        Markdown line with each model's time and the execution provider.
+        (original, CNN result), (original, GAN result), (CNN result, GAN result), the blended result, a
+        Markdown line with each model's inference time and the execution provider, and the list of
+        downloadable files (full-resolution PNGs of the three results and a zip of all of them).
     """
-    image = load_photo(photo)
-    result = colorizer.compare(MODELS, image)
-    before = as_rgb(image)
-    cnn, gan = (result.rgb(m.name) for m in MODELS)
-    h, w = image.shape[:2]
-    timing = " · ".join(f"**{m.kind.upper()}** {1000 * result.seconds[m.name]:.0f} ms" for m in MODELS)
-    info = f"{w}x{h} px · {timing} · running on {MODELS[0].provider.removesuffix('ExecutionProvider')}"
-    return (before, cnn), (before, gan), info
+    entry = service.predict(CACHE, MODELS, photo, render_size)
+    res, out, stem = entry.result, service.new_out_dir(), safe_stem(photo)
+    abs_ = {"cnn": res.ab["cnn"], "gan": res.ab["gan"], "blend": res.blend("cnn", "gan", blend)}
+    texts = {m.name: m.png_text() for m in MODELS} | {"blend": blend_text(MODELS, blend)}
+    paths = {}
+    for look in LOOKS:
+        rgb = res.photo.render(abs_[look], colour_boost, brightness)
+        paths[look] = service.write_png(out / f"{stem}_{look}.png", service.add_mark(rgb) if mark else rgb, texts[look])
+    before = service.write_png(out / f"{stem}_original.png", entry.before)
+    files = [paths[look] for look in LOOKS] + [service.write_zip(out / f"{stem}_colorized.zip", list(paths.values()))]
+    h, w = entry.before.shape[:2]
+    times = " · ".join(f"**{m.kind.upper()}** {1000 * res.seconds[m.name]:.0f} ms" for m in MODELS)
+    provider = MODELS[0].provider.removesuffix("ExecutionProvider")
+    info = f"{w}x{h} px · rendered at {int(render_size)} px · {times} · running on **{provider}**"
+    return (before, paths["cnn"]), (before, paths["gan"]), (paths["cnn"], paths["gan"]), paths["blend"], info, files
+
+
+def rerender(photo: str | None, *controls) -> tuple:
+    """Re-render after a control changed; the predictions come from the cache unless the render size changed."""
+    if not photo:
+        return tuple(gr.skip() for _ in range(6))
+    return colorize(photo, *controls)
+
+
+def colorize_batch(
+    files: list[str], results: str = "Both", render_size: int = 256, colour_boost: float = 1.0,
+    brightness: float = 0.0, blend: float = 0.5, progress: gr.Progress = gr.Progress(),  # noqa: B008
+) -> tuple:  # fmt: skip
+    """Colorize many photos. A file that cannot be read is reported and does not stop the others.
+
+    Args:
+        files: the image files.
+        results: which results to make for each photo: "Both" (CNN and GAN), "CNN", "GAN" or "Blend".
+        render_size, colour_boost, brightness, blend: as for `colorize`.
+    Returns:
+        A gallery of (image, caption) pairs (one per result, or an error card per unreadable file), a zip
+        of all results (or None if there is none), and a Markdown report.
+    """
+    if not files:
+        raise gr.Error("Please add some photos first.")
+    looks = {"Both": ["cnn", "gan"], "CNN": ["cnn"], "GAN": ["gan"], "Blend": ["blend"]}[results]
+    out, gallery, written, errors = service.new_out_dir(), [], [], []
+    for path, stem in zip(progress.tqdm(files, desc="Colorizing"), colorizer.unique_stems([Path(f) for f in files])):
+        name = Path(path).name
+        try:
+            res = colorizer.compare(MODELS, service.load_photo(path), int(render_size))
+        except gr.Error as e:
+            errors.append(f"- **{name}**: {e.message}")
+            gallery.append((service.error_card(f"{name}: {e.message}"), f"{name}: not colorized"))
+            continue
+        for look in looks:
+            ab = res.blend("cnn", "gan", blend) if look == "blend" else res.ab[look]
+            text = blend_text(MODELS, blend) if look == "blend" else MODELS[LOOKS.index(look)].png_text()
+            rgb = res.photo.render(ab, colour_boost, brightness)
+            written.append(service.write_png(out / f"{safe_stem(stem)}_{look}.png", rgb, text))
+            gallery.append((written[-1], f"{name} · {look.upper()}"))
+    archive = service.write_zip(out / "colorized.zip", written) if written else None
+    report = f"**{len(files) - len(errors)} of {len(files)} photos colorized.**\n" + "\n".join(errors)
+    return gallery, archive, report
+
+
+def model_card() -> str:
+    """The README's model card section, followed by each shipped model's own metadata."""
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"^## Model card\n(.*?)(?=^## )", readme, re.S | re.M)
+    rows = [
+        "| model | version | steps | training time | val PSNR | val ΔE00 | val cf_ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for m in MODELS:
+        v = m.val_metrics
+        rows.append(
+            f"| {m.kind.upper()} | {m.meta.get('version', '?')} | {m.meta['train_steps']} | "
+            f"{int(m.meta['train_seconds']) / 3600:.1f} h | {v.get('psnr', 0):.2f} | {v.get('de00', 0):.2f} | "
+            f"{v.get('cf_ratio', 0):.2f} |"
+        )
+    return (match.group(1) if match else "") + "\n**Shipped files** (training-time validation):\n\n" + "\n".join(rows)
+
+
+CSS = """
+.controls .block { min-width: 220px; }
+"""
 
 
 def build() -> gr.Blocks:
     """The interface; no work happens until a request arrives."""
-    with gr.Blocks(title="Photo colorizer: CNN vs GAN") as demo:
+    with gr.Blocks(title="Old photo colorizer: CNN vs GAN", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
-        with gr.Row():
-            photo = gr.Image(label="Your photo", type="filepath", sources=["upload", "clipboard"], scale=1)
-        button = gr.Button("Colorize", variant="primary")
-        info = gr.Markdown(label="Timing")
-        with gr.Row(equal_height=True):
-            cnn = gr.ImageSlider(label="CNN: before / after", format="png", max_height=720)
-            gan = gr.ImageSlider(label="GAN: before / after", format="png", max_height=720)
-        outputs = [cnn, gan, info]
-        button.click(colorize, photo, outputs, api_name="colorize")
-        if EXAMPLES:
-            gr.Examples(
-                [[p] for p in EXAMPLES],
-                photo,
-                outputs,
-                colorize,
-                cache_examples=True,
-                cache_mode="lazy",
-                label="Examples (sources and licences in demo/examples/SOURCES.md)",
-            )
-    return demo.queue(max_size=16, default_concurrency_limit=1)
+        with gr.Accordion("Controls (apply to one photo and to many)", open=True), gr.Row():
+            render_size = gr.Slider(128, 768, 256, step=32, label="Render resolution (px, long side)",
+                                    info="Higher: more detail in the colour, slower.")  # fmt: skip
+            boost = gr.Slider(0, 2, 1, step=0.05, label="Colour boost (saturation)")
+            brightness = gr.Slider(-20, 20, 0, step=1, label="Brightness (L*)")
+            blend = gr.Slider(0, 1, 0.5, step=0.05, label="Blend: 0 = all CNN … 1 = all GAN")
+            mark = gr.Checkbox(False, label="Add a visible “AI-colourised” mark")
+        with gr.Tab("One photo"):
+            with gr.Row(equal_height=False):
+                photo = gr.Image(label="Your photo: JPEG, PNG, WebP, TIFF, BMP, AVIF, HEIC · up to "
+                                 f"{service.MAX_FILE_MB} MB and {service.MAX_PIXELS // 1_000_000} megapixels",
+                                 type="filepath", image_mode=None, sources=["upload", "clipboard"], height=300,
+                                 scale=1, min_width=280)  # fmt: skip
+                with gr.Column(scale=1, min_width=280):
+                    button = gr.Button("Colorize", variant="primary", size="lg")
+                    info = gr.Markdown("Upload a photo or pick an example below.", label="timing")
+                    files = gr.File(label="Downloads: full-resolution PNGs, and all of them as a zip",
+                                    file_count="multiple", interactive=False)  # fmt: skip
+            with gr.Row(elem_classes="results"):
+                cnn = gr.ImageSlider(label="CNN: before / after", format="png", max_height=900, min_width=300)
+                gan = gr.ImageSlider(label="GAN: before / after", format="png", max_height=900, min_width=300)
+            with gr.Row(elem_classes="results"):
+                versus = gr.ImageSlider(label="CNN (left) vs GAN (right)", format="png", max_height=900, min_width=300)
+                blended = gr.Image(label="Blend of the CNN and GAN colour", format="png", min_width=300,
+                                   interactive=False)  # fmt: skip
+            controls = [render_size, boost, brightness, blend, mark]
+            outputs = [cnn, gan, versus, blended, info, files]
+            button.click(colorize, [photo, *controls], outputs, api_name="colorize", concurrency_id="inference")
+            photo.upload(colorize, [photo, *controls], outputs, api_name=False, concurrency_id="inference")
+            triggers = [render_size.release, boost.release, brightness.release, blend.release, mark.input]
+            gr.on(triggers, rerender, [photo, *controls], outputs, api_name=False, concurrency_id="inference",
+                  trigger_mode="always_last")  # fmt: skip
+            if EXAMPLES:
+                gr.Examples([[p] for p in EXAMPLES], photo, outputs, colorize, cache_examples=True,
+                            cache_mode="lazy", label="Examples (sources and licences: demo/examples/SOURCES.md)",
+                            examples_per_page=8)  # fmt: skip
+        with gr.Tab("Many photos"):
+            batch_files = gr.File(label="Photos", file_count="multiple", file_types=["image"])
+            with gr.Row():
+                results = gr.Radio(["Both", "CNN", "GAN", "Blend"], value="Both", label="Results for each photo")
+                batch_button = gr.Button("Colorize all", variant="primary")
+            report = gr.Markdown(label="report")
+            gallery = gr.Gallery(label="Results", columns=4, format="png", object_fit="contain", height="auto")
+            archive = gr.File(label="All results (zip)", interactive=False)
+            batch_inputs = [batch_files, results, render_size, boost, brightness, blend]
+            batch_button.click(colorize_batch, batch_inputs, [gallery, archive, report], api_name="colorize_batch",
+                               concurrency_id="inference")  # fmt: skip
+        with gr.Accordion("Model card: the two models, how well they do, where they fail", open=False):
+            gr.Markdown(model_card())
+    return demo.queue(max_size=QUEUE, default_concurrency_limit=1)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     args = ap.parse_args()
-    build().launch(share=args.share, max_file_size=MAX_FILE_SIZE)
+    mcp = importlib.util.find_spec("mcp") is not None  # gradio[mcp] installed: also serve MCP tools
+    build().launch(
+        share=args.share, max_file_size=f"{service.MAX_FILE_MB}mb", mcp_server=mcp, css=CSS,
+        theme=gr.themes.Soft(), footer_links=["api"],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -6,13 +6,17 @@ Everything is made here, offline: no ../shared data, no downloads.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import TINY, run, synthetic_photo
+from helpers import ROOT, TINY, free_port, run, synthetic_photo
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -45,3 +49,35 @@ def trained(tmp_path_factory, photo_dir) -> dict[str, Path]:
         run("-m", "export", str(run_dir / "best.pt"), "-o", str(onnx_path))
         out[f"{kind}_run"], out[kind] = run_dir, onnx_path
     return out
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """The app started as users start it (python demo/app.py), on a free port; its URL."""
+    port = free_port()
+    env = os.environ | {
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "COLORIZER_MAX_PIXELS": "4000000",
+        "COLORIZER_MAX_FILE_MB": "2",
+    }
+    log = open(tmp_path_factory.mktemp("app") / "app.log", "w+")  # noqa: SIM115 (lives as long as the app)
+    proc = subprocess.Popen([sys.executable, "demo/app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"the app exited early:\n{log.read()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        pytest.fail("the app did not start within 120 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()

@@ -1,46 +1,12 @@
 """The Gradio app launched as users launch it (python demo/app.py), called with gradio_client."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
+import re
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import ROOT, free_port, synthetic_photo
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    port = free_port()
-    env = os.environ | {
-        "GRADIO_SERVER_NAME": "127.0.0.1",
-        "GRADIO_SERVER_PORT": str(port),
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "COLORIZER_MAX_PIXELS": "4000000",
-    }
-    log = open(tmp_path_factory.mktemp("app") / "app.log", "w+")  # noqa: SIM115 (lives as long as the app)
-    proc = subprocess.Popen([sys.executable, "demo/app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            pytest.fail(f"the app exited early:\n{log.read()[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        pytest.fail("the app did not start within 120 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+from helpers import ROOT, synthetic_photo
 
 
 @pytest.fixture(scope="module")
@@ -50,22 +16,84 @@ def client(app_url):
     return Client(app_url, verbose=False)
 
 
-def test_colorize_returns_both_results_at_input_size(client, tmp_path):
+def path_of(item) -> str:
+    return item["path"] if isinstance(item, dict) else item
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "family photo.jpg"
+    Image.fromarray(synthetic_photo(np.random.default_rng(5), 181, 263)).convert("L").save(path)
+    return path
+
+
+def test_colorize_returns_both_results_at_input_size(client, photo):
     from gradio_client import handle_file
 
-    path = tmp_path / "photo.jpg"
-    Image.fromarray(synthetic_photo(np.random.default_rng(5), 181, 263)).convert("L").save(path)
-    cnn, gan, info = client.predict(handle_file(str(path)), api_name="/colorize")
-    for pair in (cnn, gan):
-        before, after = (Image.open(p["path"] if isinstance(p, dict) else p) for p in pair)
+    cnn, gan, versus, blend, info, files = client.predict(handle_file(str(photo)), api_name="/colorize")
+    for pair in (cnn, gan, versus):
+        before, after = (Image.open(path_of(p)) for p in pair)
         assert before.size == after.size == (263, 181)
+    assert Image.open(path_of(blend)).size == (263, 181)
     assert "CNN" in info and "GAN" in info and "ms" in info and "CPU" in info
+    names = sorted(re.sub(r".*/", "", path_of(f)) for f in files)
+    assert names == ["family_photo_blend.png", "family_photo_cnn.png", "family_photo_colorized.zip",
+                     "family_photo_gan.png"]  # fmt: skip
+    with Image.open(path_of(gan[1])) as im:
+        assert "GAN" in im.info["Description"] and "guess" in im.info["Description"]
+    cnn_rgb, gan_rgb = (np.asarray(Image.open(path_of(p[1]))).astype(int) for p in (cnn, gan))
+    assert np.abs(cnn_rgb - gan_rgb).mean() > 0.5  # two different models
+
+
+def test_controls_rerender_from_the_cache(client, photo):
+    from gradio_client import handle_file
+
+    first = client.predict(handle_file(str(photo)), 256, 1.0, 0.0, 0.5, False, api_name="/colorize")
+    gray = client.predict(handle_file(str(photo)), 256, 0.0, 0.0, 0.0, True, api_name="/colorize")
+    assert first[4].split("·")[2:4] == gray[4].split("·")[2:4]  # same inference times: predictions reused
+    rgb = np.asarray(Image.open(path_of(gray[3]))).astype(int)
+    assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() < 1.0  # colour boost 0: gray (but for the mark)
+
+
+def test_colorize_batch_reports_the_corrupt_file(client, tmp_path):
+    from gradio_client import handle_file
+
+    files = [tmp_path / "a.png", tmp_path / "broken.jpg", tmp_path / "c.jpg"]
+    Image.fromarray(synthetic_photo(np.random.default_rng(1), 90, 120)).save(files[0])
+    files[1].write_bytes(b"not a jpeg at all")
+    Image.fromarray(synthetic_photo(np.random.default_rng(2), 100, 70)).convert("L").save(files[2])
+    gallery, archive, report = client.predict([handle_file(str(f)) for f in files], "GAN",
+                                              api_name="/colorize_batch")  # fmt: skip
+    captions = [g["caption"] for g in gallery]
+    assert captions == ["a.png · GAN", "broken.jpg: not colorized", "c.jpg · GAN"]
+    assert Image.open(path_of(gallery[2]["image"])).size == (70, 100)
+    assert "2 of 3 photos colorized" in report and "broken.jpg" in report
+    assert path_of(archive).endswith(".zip")
 
 
 def test_oversized_photo_gets_the_limit_message(client, tmp_path):
     from gradio_client import handle_file
 
     path = tmp_path / "big.png"
-    Image.new("L", (2500, 2000), 128).save(path)  # 5 MP, over the 4 MP limit set for this test
-    with pytest.raises(Exception, match="limit is 4"):
+    Image.new("L", (2500, 2000), 128).save(path)  # 5 MP, over the 4 MP limit set for these tests
+    with pytest.raises(Exception, match="limit is 4 megapixels"):
         client.predict(handle_file(str(path)), api_name="/colorize")
+
+
+def test_oversized_file_is_refused(client, tmp_path):
+    from gradio_client import handle_file
+
+    path = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (1000, 1000, 3), dtype=np.uint8)).save(path)
+    assert path.stat().st_size > 2 * 2**20  # over the 2 MB limit set for these tests
+    with pytest.raises(Exception, match=r"(?i)(2 ?MB|too large|exceeds|limit)"):
+        client.predict(handle_file(str(path)), api_name="/colorize")
+
+
+def test_readme_client_snippet_runs(app_url, photo, tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"<!-- client-snippet -->\n```python\n(.*?)```", readme, re.S).group(1)
+    code = code.replace("http://127.0.0.1:7860/", app_url).replace("old_photo.jpg", str(photo))
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)  # the README's own words, run against the live app
+    assert Image.open(scope["gan"][1]).size == (263, 181)

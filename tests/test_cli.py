@@ -66,3 +66,16 @@ def test_render_size_and_missing_input(tmp_path):
     p = cli(src / "street.jpg", tmp_path / "missing.jpg", "-o", out, "--model", "gan", "--render-size", "128")
     assert p.returncode == 1 and "missing.jpg" in p.stderr
     assert Image.open(out / "street_gan.png").size == (130, 90)
+
+
+def test_blend_and_colour_controls(tmp_path):
+    src, out = make_inputs(tmp_path), tmp_path / "out"
+    (src / "broken.jpg").unlink()
+    p = cli(src / "street.png", "-o", out, "--blend", "0.5", "--saturation", "0", "--brightness", "5")
+    assert p.returncode == 0, p.stderr
+    assert sorted(f.name for f in out.iterdir()) == ["street_blend.png", "street_cnn.png", "street_gan.png"]
+    with Image.open(out / "street_blend.png") as im:
+        rgb = np.asarray(im).astype(int)
+        assert "50% CNN / 50% GAN" in im.info["Description"]
+    assert np.abs(rgb[..., 0] - rgb[..., 2]).max() <= 1  # saturation 0: gray
+    assert cli(src, "-o", out, "--model", "gan", "--blend", "0.5").returncode == 2  # blend needs both

@@ -1,0 +1,167 @@
+"""What the app does per request, apart from the layout: limits, the prediction cache, rendering to files.
+
+The models run once per (photo content, render size); the cache keeps their ab predictions so that the
+colour controls (boost, brightness, CNN/GAN blend, mark) only redo the cheap full-resolution merge.
+Nothing per request is stored on shared objects except that bounded, locked cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+import colorizer
+from colorizer.imageio import png_bytes
+
+MAX_PIXELS = int(os.environ.get("COLORIZER_MAX_PIXELS", 50_000_000))
+MAX_FILE_MB = int(os.environ.get("COLORIZER_MAX_FILE_MB", 25))
+OUT_ROOT = Path(tempfile.gettempdir()) / "colorizer-app"
+OUT_MAX_AGE_S = 3600  # result files older than this are deleted at the next request
+FAST_PNG = 1  # zlib level for app outputs: large photos encode 3x faster than level 6, files ~10% larger
+
+
+@dataclass
+class Entry:
+    """One cached photo: its 'before' image and both models' predictions at one render size."""
+
+    before: np.ndarray  # RGB uint8 HxWx3, the upload as the user sees it
+    result: colorizer.Comparison
+
+    @property
+    def nbytes(self) -> int:
+        return self.before.nbytes + self.result.photo.gray.nbytes + sum(a.nbytes for a in self.result.ab.values())
+
+
+class PredictionCache:
+    """A thread-safe LRU of Entry, keyed by (sha256 of the file's bytes, render size), bounded in bytes."""
+
+    def __init__(self, max_bytes: int = 1 << 30, max_items: int = 16):
+        self.max_bytes, self.max_items = max_bytes, max_items
+        self._items: OrderedDict[tuple, Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Entry | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            return None
+
+    def put(self, key: tuple, entry: Entry) -> None:
+        with self._lock:
+            self._items[key] = entry
+            self._items.move_to_end(key)
+            while len(self._items) > 1 and (
+                len(self._items) > self.max_items or sum(e.nbytes for e in self._items.values()) > self.max_bytes
+            ):
+                self._items.popitem(last=False)
+
+
+def file_digest(path: str) -> str:
+    """sha256 of a file's bytes: the cache key of an upload, whatever its name."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_photo(path: str | None) -> np.ndarray:
+    """An uploaded file -> uint8 HxW / HxWx3 array, or a gr.Error that says what is wrong and the limits."""
+    if not path:
+        raise gr.Error("Please upload a photo first.")
+    size_mb = Path(path).stat().st_size / 2**20
+    if size_mb > MAX_FILE_MB:
+        raise gr.Error(f"The file is {size_mb:.0f} MB; the upload limit is {MAX_FILE_MB} MB.")
+    try:
+        image = colorizer.open_image(path)
+    except colorizer.ImageError as e:
+        raise gr.Error(f"Could not read this file: {e.reason}.") from None
+    h, w = image.shape[:2]
+    if h * w > MAX_PIXELS:
+        raise gr.Error(
+            f"The photo is {w}x{h} = {h * w / 1e6:.0f} megapixels; the limit is {MAX_PIXELS / 1e6:.0f} megapixels."
+        )
+    return image
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """uint8 HxW or HxWx3 -> RGB uint8 HxWx3."""
+    return np.repeat(image[..., None], 3, -1) if image.ndim == 2 else image
+
+
+def predict(cache: PredictionCache, models: list[colorizer.Model], path: str, render_size: int) -> Entry:
+    """Both models' predictions for an upload at a render size, from the cache when possible."""
+    key = (file_digest(path), int(render_size))
+    entry = cache.get(key)
+    if entry is None:
+        image = load_photo(path)
+        entry = Entry(as_rgb(image), colorizer.compare(models, image, int(render_size)))
+        cache.put(key, entry)
+    return entry
+
+
+def add_mark(rgb: np.ndarray, text: str = "AI-colourised") -> np.ndarray:
+    """A small visible mark in the bottom-right corner (RGB uint8 HxWx3 -> a marked copy)."""
+    im = Image.fromarray(rgb)
+    size = max(10, min(im.size) // 30)
+    draw = ImageDraw.Draw(im)
+    font = ImageFont.load_default(size)
+    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
+    pos = (im.width - (x1 - x0) - size, im.height - (y1 - y0) - size)
+    draw.text(pos, text, font=font, fill=(255, 255, 255), stroke_width=max(1, size // 8), stroke_fill=(0, 0, 0))
+    return np.asarray(im)
+
+
+def new_out_dir() -> Path:
+    """A fresh folder for one request's files; folders older than OUT_MAX_AGE_S are removed first."""
+    OUT_ROOT.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in OUT_ROOT.iterdir():
+        if now - old.stat().st_mtime > OUT_MAX_AGE_S:
+            shutil.rmtree(old, ignore_errors=True)
+    out = OUT_ROOT / uuid.uuid4().hex
+    out.mkdir()
+    return out
+
+
+def write_png(path: Path, rgb: np.ndarray, text: dict[str, str] | None = None) -> str:
+    """Write a tagged PNG (fast compression) and return its path as a string."""
+    path.write_bytes(png_bytes(rgb, text, compress_level=FAST_PNG))
+    return str(path)
+
+
+def write_zip(path: Path, files: list[str]) -> str:
+    """A zip (stored, PNGs are compressed already) of the files, by base name."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for f in files:
+            z.write(f, Path(f).name)
+    return str(path)
+
+
+def error_card(message: str, width: int = 480, height: int = 270) -> np.ndarray:
+    """A gray RGB uint8 image with an error message, shown in the batch gallery in place of a result."""
+    im = Image.new("RGB", (width, height), (60, 60, 60))
+    draw = ImageDraw.Draw(im)
+    lines, line = [], ""
+    for word in message.split():
+        if len(line) + len(word) > 44:
+            lines.append(line)
+            line = ""
+        line = f"{line} {word}".strip()
+    lines.append(line)
+    draw.multiline_text((16, 16), "Could not colorize:\n" + "\n".join(lines[:8]), fill=(255, 200, 200))
+    return np.asarray(im)
