@@ -102,3 +102,11 @@ def test_save_png_is_tagged_and_never_overwrites(tmp_path):
     save_png(path, rgb[::-1].copy(), overwrite=True)
     assert np.array_equal(np.asarray(Image.open(path)), rgb[::-1])
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]  # no temporary files left
+
+
+@pytest.mark.parametrize("fmt", ["AVIF", "HEIF", "WEBP", "TIFF", "BMP", "JPEG", "PNG"])
+def test_every_advertised_format(fmt):
+    buf = io.BytesIO()
+    Image.fromarray(gradient()).save(buf, format=fmt)
+    out = colorizer.open_image(buf.getvalue())
+    assert out.shape == (40, 60, 3) and out.dtype == np.uint8

@@ -82,3 +82,12 @@ def test_cli_train_rejects_a_config_for_the_other_model(tmp_path, photo_dir):
     cfg.write_text('model = "gan"\n')
     with pytest.raises(AssertionError, match="disagrees"):
         run("-m", "train", "--model", "cnn", "--config", str(cfg), "--data", str(photo_dir), "--out", str(tmp_path))
+
+
+def test_best_checkpoint_needs_the_colourfulness_floor(tmp_path, photo_dir):
+    cfg = load_config(None, model_default="cnn", best_min_cf_ratio=0.5, val_images=2, val_percent=20)
+    t = Trainer(cfg, photo_dir, tmp_path)
+    dull, vivid, vivid_better = ({"de00": d, "cf_ratio": c} for d, c in [(5.0, 0.1), (9.0, 0.6), (8.0, 0.7)])
+    assert t.score(vivid) > t.score(dull)  # below the floor, a lower ΔE00 does not count
+    assert t.score(vivid_better) > t.score(vivid)  # above it, ΔE00 decides
+    assert t.score({"de00": 5.0, "cf_ratio": 0.3}) > t.score(dull)  # none qualifies: the more colourful

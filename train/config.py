@@ -45,6 +45,9 @@ class TrainConfig:
     ckpt_every: int = 250
     val_images: int = 64  # validation photos used at each evaluation
     best_metric: str = "de00"  # de00 (lower is better) | psnr | cf_ratio (higher is better)
+    # A checkpoint must also reach this validation cf_ratio to count as best: ΔE00 alone rewards the dull
+    # average colour. Until one does, the most colourful evaluation is kept (see Trainer.score).
+    best_min_cf_ratio: float = 0.0
     seed: int = 0
     threads: int = 0  # torch intra-op threads; 0 = torch default
 

@@ -164,14 +164,17 @@ class Trainer:
         else:  # a different world size cannot replay the old streams; start fresh ones from the step
             self.rng = np.random.default_rng([self.cfg.seed, self.ctx.rank, self.step])
 
+    def score(self, metrics: dict) -> tuple:
+        """Sort key of an evaluation, higher is better: first whether it reaches best_min_cf_ratio, then
+        the named metric (if it does) or cf_ratio (if it does not)."""
+        ok = metrics["cf_ratio"] >= self.cfg.best_min_cf_ratio
+        value = metrics[self.cfg.best_metric] if ok else metrics["cf_ratio"]
+        return ok, -value if ok and LOWER_IS_BETTER[self.cfg.best_metric] else value
+
     def _is_better(self, metrics: dict) -> bool:
         if self.disc is not None and self.step <= self.cfg.pretrain_steps:
             return False  # the GAN's best is chosen from its adversarial phase only
-        key = self.cfg.best_metric
-        if self.best is None:
-            return True
-        old, new = self.best[key], metrics[key]
-        return new < old if LOWER_IS_BETTER[key] else new > old
+        return self.best is None or self.score(metrics) > self.score(self.best)
 
     def save(self, evaluate: bool) -> dict:
         """Collective (every rank calls it): rank 0 writes last.pt and, when `evaluate`, validates, logs,
