@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from colorizer.pipeline import colorize_array
-from train.losses import BINS, ab_histogram, ab_to_bin, bin_to_ab, d_loss, g_loss, rebalance_weights, weighted_l1
+from train.bins import BINS, ab_to_bin, bin_to_ab
+from train.losses import ab_histogram, d_loss, g_loss, rebalance_weights, weighted_ce, weighted_l1
 from train.models import ColorCNN, PatchDiscriminator, UNetGenerator
 from train.predict import torch_predict
 
@@ -76,3 +77,26 @@ def test_gan_losses_have_the_right_sign(kind):
     assert g_loss(hi, kind) < g_loss(lo, kind)
     with pytest.raises(ValueError):
         d_loss(hi, lo, "l1")
+
+
+def test_classification_head_decodes_an_annealed_mean():
+    net = ColorCNN(classes=True, temperature=0.38).eval()
+    lum = torch.rand(1, 1, 32, 48) * 100
+    with torch.no_grad():
+        logits = net(lum, logits=True)
+        assert logits.shape == (1, BINS * BINS, 8, 12)
+        # A head that is certain of one cell decodes to that cell's centre.
+        net.head.weight.zero_()
+        net.head.bias.fill_(-30.0)
+        net.head.bias[ab_to_bin(torch.tensor([[[[20.0]], [[-40.0]]]])).item()] = 30.0
+        ab = net(lum)
+    assert ab.shape == (1, 2, 32, 48)
+    assert torch.allclose(ab[0, :, 5, 7], torch.tensor([25.0, -35.0]), atol=1e-3)  # centre of that cell
+    assert "centres" not in net.state_dict()  # derived, so checkpoints stay architecture-only
+
+
+def test_weighted_ce_prefers_the_right_cell():
+    target = torch.full((1, 2, 8, 8), 15.0)
+    right = torch.zeros(1, BINS * BINS, 2, 2)
+    right[:, ab_to_bin(torch.full((1, 2, 1, 1), 15.0)).item()] = 10.0
+    assert weighted_ce(right, target, None) < weighted_ce(torch.zeros_like(right), target, None)

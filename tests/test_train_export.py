@@ -91,3 +91,15 @@ def test_best_checkpoint_needs_the_colourfulness_floor(tmp_path, photo_dir):
     assert t.score(vivid) > t.score(dull)  # below the floor, a lower ΔE00 does not count
     assert t.score(vivid_better) > t.score(vivid)  # above it, ΔE00 decides
     assert t.score({"de00": 5.0, "cf_ratio": 0.3}) > t.score(dull)  # none qualifies: the more colourful
+
+
+def test_classification_cnn_trains_and_exports(tmp_path, photo_dir):
+    cfg_file = tmp_path / "cls.toml"
+    cfg_file.write_text(TINY + 'arch = "ColorCNN"\narch_args = { widths = [16, 32, 64, 128], classes = true }\n')
+    run_dir = tmp_path / "run"
+    run("-m", "train", "--model", "cnn", "--data", str(photo_dir), "--out", str(run_dir), "--config", str(cfg_file))
+    onnx_path = tmp_path / "cls.onnx"
+    run("-m", "export", str(run_dir / "best.pt"), "-o", str(onnx_path))
+    model = colorizer.load(onnx_path)
+    assert json.loads(model.meta["arch_args"])["classes"] is True
+    assert model.colorize(np.zeros((50, 70), np.uint8)).shape == (50, 70, 3)

@@ -1,6 +1,6 @@
 """The training loop for both colorizers: one Trainer, one `train_step` per model kind.
 
-CNN: rarity-rebalanced L1 regression of ab.
+CNN: rarity-rebalanced L1 regression of ab, or (arch_args classes = true) rebalanced cross-entropy over ab cells.
 GAN: the same L1 for `pretrain_steps` ("NoGAN" generator pretraining), then L1 + an adversarial loss
 from a spectrally normalised PatchGAN conditioned on L; an EMA of the generator is evaluated and exported.
 Under torchrun each process trains on its own shard of the photos (photos[rank::world], the distributed
@@ -22,7 +22,7 @@ from train import distributed, report
 from train.checkpoint import git_commit, load_checkpoint, save_atomic
 from train.config import TrainConfig
 from train.data import PhotoBank, load_rgb, split_photos
-from train.losses import ab_histogram, d_loss, g_loss, rebalance_weights, weighted_l1
+from train.losses import ab_histogram, d_loss, g_loss, rebalance_weights, weighted_ce, weighted_l1
 from train.metrics import summarise
 from train.models import PatchDiscriminator, build_colorizer
 from train.predict import colorize_rgb
@@ -82,10 +82,14 @@ class Trainer:
         autocast = torch.autocast(ctx.device.type, enabled=ctx.amp)
         self.net.train()
         with autocast:
-            fake = self.net(lum)
-            l1 = weighted_l1(fake.float(), ab, self.weights)
-        losses = {"l1": l1.item()}
-        loss = cfg.l1_weight * l1 if cfg.model == "gan" else l1
+            if getattr(self.model, "classes", False):  # classification head: rebalanced cross-entropy
+                loss = weighted_ce(self.net(lum, logits=True), ab, self.weights)
+                losses = {"ce": loss.item()}
+            else:
+                fake = self.net(lum)
+                l1 = weighted_l1(fake.float(), ab, self.weights)
+                losses = {"l1": l1.item()}
+                loss = cfg.l1_weight * l1 if cfg.model == "gan" else l1
         if self.net_d is not None and self.step >= cfg.pretrain_steps:
             with autocast:  # real and fake pairs in one forward: one DDP reduction per backward
                 logits = self.net_d(torch.cat([lum, lum]), torch.cat([ab, fake.detach()])).float()

@@ -1,4 +1,4 @@
-"""Losses: rarity-rebalanced L1 for colour, and the three standard GAN losses.
+"""Losses: rarity-rebalanced L1 or cross-entropy for colour, and the three standard GAN losses.
 
 Rebalancing (after Zhang et al., ECCV 2016): ab is quantised on a BIN x BIN grid of BIN_SIZE-unit cells.
 With p the empirical distribution of training pixels over the cells, a pixel in cell q gets the weight
@@ -13,20 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-BIN_SIZE = 10  # Lab units per cell
-BINS = 26  # cells per axis: covers -130..130
-
-
-def ab_to_bin(ab: torch.Tensor) -> torch.Tensor:
-    """ab [N,2,H,W] (Lab units) -> cell index [N,H,W] int64 in 0..BINS**2-1."""
-    idx = torch.clamp(((ab + BIN_SIZE * BINS / 2) / BIN_SIZE).long(), 0, BINS - 1)
-    return idx[:, 0] * BINS + idx[:, 1]
-
-
-def bin_to_ab(index: torch.Tensor) -> torch.Tensor:
-    """Cell index [...] int64 -> ab of the cell centre [..., 2] float32 (Lab units)."""
-    a, b = index // BINS, index % BINS
-    return (torch.stack([a, b], -1).float() + 0.5) * BIN_SIZE - BIN_SIZE * BINS / 2
+from train.bins import BINS, ab_to_bin
 
 
 def ab_histogram(ab_int8: list[np.ndarray]) -> np.ndarray:
@@ -52,6 +39,15 @@ def weighted_l1(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor 
     if weights is None:
         return err.mean()
     return (err * weights[ab_to_bin(target)]).mean()
+
+
+def weighted_ce(logits: torch.Tensor, target_ab: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """Cross-entropy of cell logits [N,Q,h,w] against the cells of target ab [N,2,H,W] average-pooled to h x w,
+    each pixel weighted by the rarity of its cell (None: unweighted). Mean over pixels, as weighted_l1."""
+    factor = target_ab.shape[-1] // logits.shape[-1]
+    target = ab_to_bin(F.avg_pool2d(target_ab, factor) if factor > 1 else target_ab)  # [N,h,w]
+    ce = F.cross_entropy(logits.float(), target, reduction="none")
+    return (ce * weights[target]).mean() if weights is not None else ce.mean()
 
 
 def d_loss(real: torch.Tensor, fake: torch.Tensor, kind: str) -> torch.Tensor:

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from train.bins import BINS, bin_to_ab
+
 AB_SCALE = 100.0  # network outputs are ab / AB_SCALE, so unit-variance-ish targets
 
 
@@ -36,9 +38,11 @@ class ColorCNN(nn.Module):
 
     widths (w0..w3) are the channels at 1/2, 1/4, 1/8 and 1/16 of the input size.
     One additive skip from the 1/4 encoder keeps colour edges near object edges.
+    classes=False: the head regresses ab. classes=True (Zhang et al. 2016): the head gives logits over the
+    BINS x BINS ab cells and the output is their annealed mean, softmax(logits / temperature) @ cell centres.
     """
 
-    def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 256)):
+    def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 256), classes: bool = False, temperature: float = 0.38):
         super().__init__()
         w0, w1, w2, w3 = widths
         self.size_multiple = 16
@@ -50,17 +54,28 @@ class ColorCNN(nn.Module):
         self.dec8 = conv(w2, w2)
         self.reduce8 = nn.Conv2d(w2, w1, 1)
         self.dec4 = conv(w1, w1)
-        self.head = nn.Conv2d(w1, 2, 1)
+        self.classes, self.temperature = classes, temperature
+        self.head = nn.Conv2d(w1, BINS * BINS if classes else 2, 1)
+        # Cell centres as a 1x1 conv weight [2,Q,1,1]: the annealed mean is then one convolution.
+        centres = bin_to_ab(torch.arange(BINS * BINS)).T[:, :, None, None].contiguous()
+        self.register_buffer("centres", centres, persistent=False)  # derived, so not in checkpoints
 
-    def forward(self, lum: torch.Tensor) -> torch.Tensor:
-        """L [N,1,H,W] 0..100 -> ab [N,2,H,W] in Lab units."""
+    def forward(self, lum: torch.Tensor, logits: bool = False) -> torch.Tensor:
+        """L [N,1,H,W] 0..100 -> ab [N,2,H,W] in Lab units; with logits=True (classes only, for training)
+        the cell logits [N,Q,H/4,W/4] instead."""
         e4 = self.enc4(self.enc2(normalise(lum)))  # [N,w1,H/4,W/4]
         e8 = self.enc8(e4)  # [N,w2,H/8,W/8]
         x = self.enc16(e8)  # [N,w3,H/16,W/16]
         x = self.dec8(F.interpolate(self.reduce16(x), scale_factor=2.0, mode="bilinear") + e8)
         x = self.dec4(F.interpolate(self.reduce8(x), scale_factor=2.0, mode="bilinear") + e4)
-        ab = self.head(x) * AB_SCALE  # [N,2,H/4,W/4]
-        return F.interpolate(ab, scale_factor=4.0, mode="bilinear")
+        out = self.head(x)  # [N,Q or 2,H/4,W/4]
+        if logits:
+            return out
+        if self.classes:  # the annealed mean of the cell centres
+            return F.interpolate(
+                F.conv2d(torch.softmax(out / self.temperature, 1), self.centres), scale_factor=4.0, mode="bilinear"
+            )
+        return F.interpolate(out * AB_SCALE, scale_factor=4.0, mode="bilinear")
 
 
 class UNetGenerator(nn.Module):

@@ -14,7 +14,7 @@ from PIL import Image
 
 from colorizer.color import rgb_to_gray
 
-COLUMNS = ["step", "seconds", "l1", "adv", "d", "val_psnr", "val_de00", "val_cf", "val_cf_ratio"]
+COLUMNS = ["step", "seconds", "l1", "ce", "adv", "d", "val_psnr", "val_de00", "val_cf", "val_cf_ratio"]
 
 
 def log_row(path: Path, row: dict) -> None:
@@ -32,7 +32,14 @@ def plot_log(log: Path, out: Path) -> None:
     with open(log) as f:
         rows = list(csv.DictReader(f))
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
-    for key, ax in [("l1", ax_loss), ("adv", ax_loss), ("d", ax_loss), ("val_de00", ax_val), ("val_psnr", ax_val)]:
+    for key, ax in [
+        ("l1", ax_loss),
+        ("ce", ax_loss),
+        ("adv", ax_loss),
+        ("d", ax_loss),
+        ("val_de00", ax_val),
+        ("val_psnr", ax_val),
+    ]:
         pts = [(int(r["step"]), float(r[key])) for r in rows if r.get(key)]
         if pts:
             ax.plot(*zip(*pts), label=key)
