@@ -71,6 +71,17 @@ def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB").convert("L"))
 
 
+def to_8bit(a: np.ndarray) -> np.ndarray:
+    """16-bit values (any integer array, 0..65535) -> uint8 0..255, rounded to nearest."""
+    return ((np.clip(a, 0, 65535).astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def composite_over_white(rgba: np.ndarray) -> np.ndarray:
+    """RGBA uint8 HxWx4 -> RGB uint8 HxWx3: transparent areas become white, as a print on paper."""
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    return np.rint(rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+
+
 def lab_to_rgb(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """L* float HxW (0..100) and ab float HxWx2 (Lab units) -> RGB uint8 HxWx3 (sRGB).
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from colorizer.color import composite_over_white, to_8bit
+
 try:  # HEIC/HEIF is optional: pillow-heif registers a Pillow opener when installed
     from pillow_heif import register_heif_opener
 
@@ -35,17 +37,14 @@ class ImageError(ValueError):
 
 def _to_array(im: Image.Image) -> np.ndarray:
     """Decoded PIL image -> uint8 HxW (gray modes) or HxWx3 RGB; alpha composited over white."""
-    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        a = np.asarray(im, dtype=np.float64)
-        peak = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
-        return np.clip(np.rint(a * (255.0 / peak)), 0, 255).astype(np.uint8)
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):  # 16-bit (or 32-bit) gray
+        a = np.rint(np.asarray(im, dtype=np.float64))
+        return to_8bit(a) if im.mode.startswith("I;16") or a.max() > 255 else np.clip(a, 0, 255).astype(np.uint8)
     if im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        im = im.convert("RGBA")
-        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(white, im).convert("RGB")
-    elif im.mode in ("1", "L"):
+        return composite_over_white(np.asarray(im.convert("RGBA")))
+    if im.mode in ("1", "L"):
         im = im.convert("L")
     elif im.mode != "RGB":
         im = im.convert("RGB")  # CMYK, YCbCr, LAB, HSV

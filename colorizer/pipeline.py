@@ -1,11 +1,11 @@
 """The one colorization pipeline, shared by the API, CLI, app, evaluation and training-time validation.
 
-  image (any mode) -> 8-bit luma (ITU-R 601) -> L* at full resolution          [once per photo]
+  image (any mode) -> 8-bit luma (ITU-R 601), kept at full resolution          [once per photo]
                    -> resized so the long side is the render size, edge-padded
-                      to the model's size multiple -> L [1,1,h,w]               [once per size]
+                      to the model's size multiple -> L* [1,1,h,w]              [once per size]
   predict(L) -> ab [1,2,h,w] -> cropped -> bilinear to full size, clamped to +-128
-                   -> merged with the full-resolution L* -> sRGB uint8          [per model]
-                      (by table lookup, see colorizer.merge)
+                   -> merged with the full-resolution L* of the luma -> sRGB    [per model]
+                      uint8 (by table lookup, see colorizer.merge)
 
 `predict` is any callable from L float32 [N,1,H,W] (0..100) to ab float32 [N,2,H,W]: an ONNX Runtime
 session in the library, a PyTorch module during training.
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from colorizer.color import gray_to_l, rgb_to_gray
+from colorizer.color import composite_over_white, gray_to_l, rgb_to_gray, to_8bit
 from colorizer.merge import merge
 
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -34,20 +34,16 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     """
     a = np.asarray(image)
     if a.dtype == np.uint16:
-        a = (a.astype(np.uint32) * 255 + 32767) // 65535
+        a = to_8bit(a)
     elif a.dtype != np.uint8:
         raise TypeError(f"expected a uint8 or uint16 image array, got {a.dtype}")
-    a = a.astype(np.uint8, copy=False)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
     if a.ndim == 2:
         return a
     if a.ndim != 3 or a.shape[2] not in (3, 4):
         raise ValueError(f"expected an image of shape HxW, HxWx3 or HxWx4, got {a.shape}")
-    if a.shape[2] == 4:
-        alpha = a[..., 3:4].astype(np.float32) / 255.0
-        a = np.rint(a[..., :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
-    return rgb_to_gray(a)
+    return rgb_to_gray(composite_over_white(a) if a.shape[2] == 4 else a)
 
 
 def render_dims(height: int, width: int, render_size: int) -> tuple[int, int]:

@@ -110,3 +110,15 @@ def test_every_advertised_format(fmt):
     Image.fromarray(gradient()).save(buf, format=fmt)
     out = colorizer.open_image(buf.getvalue())
     assert out.shape == (40, 60, 3) and out.dtype == np.uint8
+
+
+def test_arrays_of_every_layout_reach_the_same_luma():
+    from colorizer.pipeline import to_gray
+
+    rgb = gradient()
+    gray = to_gray(rgb)
+    assert np.array_equal(to_gray(rgb.astype(np.uint16) * 257), gray)  # 16-bit RGB
+    assert np.array_equal(to_gray(np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])), gray)  # opaque RGBA
+    assert np.array_equal(to_gray(gray[..., None]), gray)
+    with pytest.raises(TypeError):
+        to_gray(rgb.astype(np.float32))
