@@ -103,3 +103,15 @@ def test_classification_cnn_trains_and_exports(tmp_path, photo_dir):
     model = colorizer.load(onnx_path)
     assert json.loads(model.meta["arch_args"])["classes"] is True
     assert model.colorize(np.zeros((50, 70), np.uint8)).shape == (50, 70, 3)
+
+
+def test_log_keeps_an_older_header_and_migrates_when_needed(tmp_path):
+    from train.report import COLUMNS, log_row
+
+    log = tmp_path / "log.csv"
+    log.write_text("step,seconds,l1,adv,d,val_psnr,val_de00,val_cf,val_cf_ratio\n1,2,0.4,,,,,,\n")
+    log_row(log, {"step": 2, "seconds": 3, "l1": 0.3, "adv": 1.0})  # fits the old header: appended
+    assert log.read_text().splitlines()[2] == "2,3,0.3,1.0,,,,,"
+    log_row(log, {"step": 3, "seconds": 4, "ce": 2.0})  # needs a new column: rewritten with COLUMNS
+    lines = log.read_text().splitlines()
+    assert lines[0] == ",".join(COLUMNS) and lines[2].startswith("2,3,0.3,,1.0") and len(lines) == 4

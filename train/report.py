@@ -18,10 +18,21 @@ COLUMNS = ["step", "seconds", "l1", "ce", "adv", "d", "val_psnr", "val_de00", "v
 
 
 def log_row(path: Path, row: dict) -> None:
-    """Append one row to the CSV log (header written on first use); unknown keys are an error."""
+    """Append one row to the CSV log. The header is COLUMNS, or the file's own when it was written by an
+    older version (a resumed run); a file whose header lacks one of the row's keys is rewritten with COLUMNS."""
+    header = COLUMNS
+    if path.exists():
+        with open(path, newline="") as f:
+            old = list(csv.DictReader(f))
+            header = list(old[0].keys()) if old else COLUMNS
+        if not set(row) <= set(header):
+            header = COLUMNS
+            with open(path, "w", newline="") as f:
+                csv.DictWriter(f, header).writeheader()
+                csv.DictWriter(f, header).writerows(old)
     new = not path.exists()
     with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, COLUMNS)
+        writer = csv.DictWriter(f, header)
         if new:
             writer.writeheader()
         writer.writerow(row)
