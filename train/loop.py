@@ -69,6 +69,7 @@ class Trainer:
             self.net_d = distributed.wrap(self.disc, ctx)
             self.opt_d = torch.optim.Adam(self.disc.parameters(), cfg.d_lr, tuple(cfg.betas))
         self.step, self.seconds, self.best = 0, 0.0, None
+        self.commits = [git_commit()]  # the code this process runs, read once: later edits do not run
         if resume and (self.out / "last.pt").exists():
             self._restore(load_checkpoint(self.out / "last.pt"))
 
@@ -149,7 +150,7 @@ class Trainer:
             "best": self.best,
             "val_metrics": metrics,
             "train_data": self.train_data,
-            "git_commit": git_commit(),
+            "git_commit": " ".join(self.commits),
             "rng": rng,
         }
 
@@ -161,6 +162,8 @@ class Trainer:
             self.disc.load_state_dict(ck["disc"])
             self.opt_d.load_state_dict(ck["opt_d"])
         self.step, self.seconds, self.best = ck["step"], ck["seconds"], ck["best"]
+        earlier = ck["git_commit"].split()  # every commit the run has trained from, oldest first
+        self.commits = earlier + [c for c in self.commits if c not in earlier]
         states = ck["rng"] if isinstance(ck["rng"], list) else [ck["rng"]]
         if len(states) == self.ctx.world:  # same process count: continue every rank's random stream exactly
             self.rng.bit_generator.state = states[self.ctx.rank]["numpy"]
