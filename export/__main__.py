@@ -1,11 +1,13 @@
 """Export a training checkpoint to a self-contained colorizer/1 ONNX model, then verify it.
 
-    python -m export CHECKPOINT -o onnx_models/NAME.onnx [--max-mb 10]
+    python -m export CHECKPOINT -o onnx_models/NAME.onnx [--max-mb 10] [--temperature T]
 
 Rebuilds the network from the checkpoint's own arch and arguments (EMA weights for the GAN), exports
 with dynamic N, H, W, stamps the metadata, runs the ONNX checker, and compares ONNX Runtime with PyTorch
 on the luminance of real photos (scikit-image samples) at two render sizes. Fails (exit 1, no file left)
-when the largest ab difference exceeds PARITY_TOL or the file exceeds --max-mb.
+when the largest ab difference exceeds PARITY_TOL or the file exceeds --max-mb. --temperature sets the
+annealed-mean temperature of a classification CNN (a decoding choice, no retraining: lower is more
+saturated); the value used is part of the exported arch_args.
 """
 
 from __future__ import annotations
@@ -98,10 +100,15 @@ def main() -> None:
     ap.add_argument("checkpoint", help="a best.pt or last.pt written by python -m train")
     ap.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     ap.add_argument("--max-mb", type=float, default=10.0, help="refuse models larger than this (default 10)")
+    ap.add_argument("--temperature", type=float, help="annealed-mean temperature (classification CNN only)")
     args = ap.parse_args()
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     ck = load_checkpoint(args.checkpoint)
+    if args.temperature is not None:
+        if not ck["arch_args"].get("classes"):
+            sys.exit("--temperature applies to a classification CNN only (arch_args classes = true)")
+        ck["arch_args"] = ck["arch_args"] | {"temperature": args.temperature}
     export(ck, out)
     mb = out.stat().st_size / 2**20
     diff = parity(ck, out)
