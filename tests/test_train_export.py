@@ -103,6 +103,9 @@ def test_classification_cnn_trains_and_exports(tmp_path, photo_dir):
     model = colorizer.load(onnx_path)
     assert json.loads(model.meta["arch_args"])["classes"] is True
     assert model.colorize(np.zeros((50, 70), np.uint8)).shape == (50, 70, 3)
+    warm = tmp_path / "warm.onnx"
+    run("-m", "export", str(run_dir / "best.pt"), "-o", str(warm), "--temperature", "1.0")
+    assert json.loads(colorizer.load(warm).meta["arch_args"])["temperature"] == 1.0
 
 
 def test_log_keeps_an_older_header_and_migrates_when_needed(tmp_path):
