@@ -16,6 +16,13 @@ def client(app_url):
     return Client(app_url, verbose=False)
 
 
+@pytest.fixture(scope="module")
+def small_client(small_limits_app_url):
+    from gradio_client import Client
+
+    return Client(small_limits_app_url, verbose=False)
+
+
 def path_of(item) -> str:
     return item["path"] if isinstance(item, dict) else item
 
@@ -71,23 +78,23 @@ def test_colorize_batch_reports_the_corrupt_file(client, tmp_path):
     assert path_of(archive).endswith(".zip")
 
 
-def test_oversized_photo_gets_the_limit_message(client, tmp_path):
+def test_oversized_photo_gets_the_limit_message(small_client, tmp_path):
     from gradio_client import handle_file
 
     path = tmp_path / "big.png"
     Image.new("L", (2500, 2000), 128).save(path)  # 5 MP, over the 4 MP limit set for these tests
     with pytest.raises(Exception, match="limit is 4 megapixels"):
-        client.predict(handle_file(str(path)), api_name="/colorize")
+        small_client.predict(handle_file(str(path)), api_name="/colorize")
 
 
-def test_oversized_file_is_refused(client, tmp_path):
+def test_oversized_file_is_refused(small_client, tmp_path):
     from gradio_client import handle_file
 
     path = tmp_path / "noise.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (1000, 1000, 3), dtype=np.uint8)).save(path)
     assert path.stat().st_size > 2 * 2**20  # over the 2 MB limit set for these tests
     with pytest.raises(Exception, match=r"(?i)(2 ?MB|too large|exceeds|limit)"):
-        client.predict(handle_file(str(path)), api_name="/colorize")
+        small_client.predict(handle_file(str(path)), api_name="/colorize")
 
 
 def test_readme_client_snippet_runs(app_url, photo, tmp_path):
