@@ -1,6 +1,7 @@
 """The committed models in onnx_models/ satisfy the contract and give clearly non-gray colour."""
 
 import json
+import re
 
 import numpy as np
 import onnx
@@ -45,3 +46,18 @@ def test_models_differ_and_compare_shares_luminance():
     mid = result.blend("cnn", "gan", 0.5)
     assert np.allclose(mid, (a + b) / 2, atol=1e-4)
     assert result.rgb("gan").shape == (512, 512, 3)
+
+
+def test_readme_python_api_snippet_runs(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from helpers import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"## Python API\n\n```python\n(.*?)```", readme, re.S).group(1)
+    Image.fromarray(data.camera()).save(tmp_path / "photo.jpg")
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)  # the README's own words, run on a real photo
+    with Image.open(tmp_path / "out.png") as im:
+        assert im.size == (512, 512) and "Software" in im.info
