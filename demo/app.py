@@ -30,6 +30,7 @@ from colorizer.compare import blend_text  # noqa: E402
 from demo import service  # noqa: E402
 
 MODELS = [colorizer.load("cnn"), colorizer.load("gan")]  # sessions are created once, at start-up
+BY_NAME = {m.name: m for m in MODELS}
 CACHE = service.PredictionCache()
 EXAMPLES = sorted(str(p) for p in (ROOT / "demo" / "examples").glob("*.jpg"))
 QUEUE = int(os.environ.get("COLORIZER_QUEUE", 20))
@@ -76,7 +77,7 @@ def colorize(
     entry = service.predict(CACHE, MODELS, photo, render_size)
     res, out, stem = entry.result, service.new_out_dir(), safe_stem(photo)
     abs_ = {"cnn": res.ab["cnn"], "gan": res.ab["gan"], "blend": res.blend("cnn", "gan", blend)}
-    texts = {m.name: m.png_text() for m in MODELS} | {"blend": blend_text(MODELS, blend)}
+    texts = {name: m.png_text() for name, m in BY_NAME.items()} | {"blend": blend_text(MODELS, blend)}
     paths = {}
     for look in LOOKS:
         rgb = res.photo.render(abs_[look], colour_boost, brightness)
@@ -125,7 +126,7 @@ def colorize_batch(
             continue
         for look in looks:
             ab = res.blend("cnn", "gan", blend) if look == "blend" else res.ab[look]
-            text = blend_text(MODELS, blend) if look == "blend" else MODELS[LOOKS.index(look)].png_text()
+            text = blend_text(MODELS, blend) if look == "blend" else BY_NAME[look].png_text()
             rgb = res.photo.render(ab, colour_boost, brightness)
             written.append(service.write_png(out / f"{safe_stem(stem)}_{look}.png", rgb, text))
             gallery.append((written[-1], f"{name} · {look.upper()}"))
