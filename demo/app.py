@@ -82,7 +82,7 @@ def colorize(
     for look in LOOKS:
         rgb = res.photo.render(abs_[look], colour_boost, brightness)
         paths[look] = service.write_png(out / f"{stem}_{look}.png", service.add_mark(rgb) if mark else rgb, texts[look])
-    before = service.write_png(out / f"{stem}_original.png", entry.before)
+    before = service.before_png(entry, out, stem)
     files = [paths[look] for look in LOOKS] + [service.write_zip(out / f"{stem}_colorized.zip", list(paths.values()))]
     h, w = entry.before.shape[:2]
     times = " · ".join(f"**{m.kind.upper()}** {1000 * res.seconds[m.name]:.0f} ms" for m in MODELS)

@@ -39,6 +39,7 @@ class Entry:
 
     before: np.ndarray  # RGB uint8 HxWx3, the upload as the user sees it
     result: colorizer.Comparison
+    before_png: str | None = None  # `before` written once as PNG, reused by every re-render
 
     @property
     def nbytes(self) -> int:
@@ -112,6 +113,13 @@ def predict(cache: PredictionCache, models: list[colorizer.Model], path: str, re
         entry = Entry(as_rgb(image), colorizer.compare(models, image, int(render_size)))
         cache.put(key, entry)
     return entry
+
+
+def before_png(entry: Entry, out: Path, stem: str) -> str:
+    """The photo's 'before' PNG: written on the first render, reused while the file exists."""
+    if entry.before_png is None or not Path(entry.before_png).exists():
+        entry.before_png = write_png(out / f"{stem}_original.png", entry.before)
+    return entry.before_png
 
 
 def add_mark(rgb: np.ndarray, text: str = "AI-colourised") -> np.ndarray:
