@@ -80,11 +80,3 @@ def export_references(folder: Path) -> dict[str, Path]:
         prog.save(str(path), external_data=False)
         out[name] = path
     return out
-
-
-def parameter_counts() -> dict[str, int]:
-    """Parameters of each reference network, to show they match the original project's sizes."""
-    return {
-        "pix2pix_unet": sum(p.numel() for p in Pix2PixUNet().parameters()),
-        "plain_cnn": sum(p.numel() for p in plain_cnn().parameters()),
-    }

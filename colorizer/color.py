@@ -71,6 +71,11 @@ def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB").convert("L"))
 
 
+def gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    """Gray uint8 HxW -> RGB uint8 HxWx3 (the same level in every channel)."""
+    return np.repeat(gray[..., None], 3, -1)
+
+
 def to_8bit(a: np.ndarray) -> np.ndarray:
     """16-bit values (any integer array, 0..65535) -> uint8 0..255, rounded to nearest."""
     return ((np.clip(a, 0, 65535).astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)

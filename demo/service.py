@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 import colorizer
+from colorizer.color import gray_to_rgb
 from colorizer.imageio import png_bytes
 
 MAX_PIXELS = int(os.environ.get("COLORIZER_MAX_PIXELS", 50_000_000))
@@ -101,7 +102,7 @@ def load_photo(path: str | None) -> np.ndarray:
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
     """uint8 HxW or HxWx3 -> RGB uint8 HxWx3."""
-    return np.repeat(image[..., None], 3, -1) if image.ndim == 2 else image
+    return gray_to_rgb(image) if image.ndim == 2 else image
 
 
 def predict(cache: PredictionCache, models: list[colorizer.Model], path: str, render_size: int) -> Entry:

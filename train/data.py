@@ -16,8 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from colorizer.color import gray_to_l, rgb_to_gray, rgb_to_lab
-
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+from colorizer.imageio import IMAGE_EXTS
 
 
 def is_val(name: str, val_percent: int) -> bool:

@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 import colorizer
-from colorizer.color import rgb_to_gray
+from colorizer.color import gray_to_rgb, rgb_to_gray
 from train.data import list_photos, load_rgb
 from train.metrics import summarise
+from train.report import image_sheet
 
 SHEET_ROWS = 8
 SHEET_HEIGHT = 160  # px per sheet row
@@ -56,7 +56,7 @@ def evaluate(files: list[Path], models: list[colorizer.Model]) -> tuple[dict, li
         rgb = load_rgb(f)
         gray = rgb_to_gray(rgb)
         targets.append(rgb)
-        outputs["gray"].append(np.repeat(gray[..., None], 3, -1))
+        outputs["gray"].append(gray_to_rgb(gray))
         for m in models:
             t = time.perf_counter()
             outputs[m.name].append(m.colorize(gray))
@@ -80,20 +80,6 @@ def markdown(results: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
-def save_sheet(rows: list[list[np.ndarray]], path: Path) -> None:
-    """A PNG with one row per sample photo: gray | each model | original, each scaled to SHEET_HEIGHT."""
-
-    def scaled(a: np.ndarray) -> np.ndarray:
-        w = round(a.shape[1] * SHEET_HEIGHT / a.shape[0])
-        return np.asarray(Image.fromarray(a).resize((w, SHEET_HEIGHT), Image.Resampling.LANCZOS))
-
-    lines = [np.concatenate([scaled(a) for a in row], 1) for row in rows]
-    width = max(ln.shape[1] for ln in lines)
-    Image.fromarray(
-        np.concatenate([np.pad(ln, ((0, 4), (0, width - ln.shape[1]), (0, 0)), constant_values=255) for ln in lines])
-    ).save(path)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, type=Path, help="folder of colour photos, or a list file")
@@ -109,7 +95,7 @@ def main() -> None:
     table = markdown(results)
     (args.out / "results.md").write_text(table)
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
-    save_sheet(sheet, args.out / "sheet.png")
+    image_sheet(sheet, args.out / "sheet.png", SHEET_HEIGHT)
     print(table + f"\nwritten to {args.out}/ (results.md, results.json, sheet.png)")
 
 

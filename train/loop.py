@@ -204,7 +204,9 @@ class Trainer:
 
     def _time_is_up(self, deadline: float) -> bool:
         """Whether any rank has passed the wall-clock deadline (all ranks stop at the same step)."""
-        late = bool(deadline) and time.time() > deadline
+        if not deadline:
+            return False  # no wall-clock budget: nothing to agree on, no collective per step
+        late = time.time() > deadline
         return any(distributed.gather(late, self.ctx)) if self.ctx.world > 1 else late
 
     def _write_digest(self) -> None:

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from colorizer.color import rgb_to_gray
+from colorizer.color import gray_to_rgb, rgb_to_gray
 
 COLUMNS = ["step", "seconds", "l1", "ce", "adv", "d", "val_psnr", "val_de00", "val_cf", "val_cf_ratio"]
 
@@ -64,15 +64,19 @@ def plot_log(log: Path, out: Path) -> None:
     plt.close(fig)
 
 
-def sample_grid(targets: list[np.ndarray], preds: list[np.ndarray], out: Path, height: int = 128) -> None:
-    """A PNG with one row per photo: gray input | prediction | original (RGB uint8 HxWx3 each)."""
-    rows = []
-    for t, p in zip(targets, preds):
-        gray = np.repeat(rgb_to_gray(t)[..., None], 3, -1)
-        row = np.concatenate([gray, p, t], 1)
-        w = round(row.shape[1] * height / row.shape[0])
-        rows.append(np.asarray(Image.fromarray(row).resize((w, height), Image.Resampling.BILINEAR)))
-    width = max(r.shape[1] for r in rows)
-    grid = np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
+def image_sheet(rows: list[list[np.ndarray]], out: Path, height: int) -> None:
+    """A PNG with one line per row of RGB uint8 HxWx3 images, each scaled to `height`, on white."""
+
+    def scaled(a: np.ndarray) -> np.ndarray:
+        return np.asarray(Image.fromarray(a).resize((round(a.shape[1] * height / a.shape[0]), height)))
+
+    lines = [np.concatenate([scaled(a) for a in row], 1) for row in rows]
+    width = max(ln.shape[1] for ln in lines)
+    pad = [np.pad(ln, ((0, 4), (0, width - ln.shape[1]), (0, 0)), constant_values=255) for ln in lines]
     out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(out)
+    Image.fromarray(np.concatenate(pad)).save(out)
+
+
+def sample_grid(targets: list[np.ndarray], preds: list[np.ndarray], out: Path, height: int = 128) -> None:
+    """Validation samples, one row per photo: gray input | prediction | original (RGB uint8 HxWx3 each)."""
+    image_sheet([[gray_to_rgb(rgb_to_gray(t)), p, t] for t, p in zip(targets, preds)], out, height)
