@@ -1,13 +1,14 @@
 """Export a training checkpoint to a self-contained colorizer/1 ONNX model, then verify it.
 
-    python -m export CHECKPOINT -o onnx_models/NAME.onnx [--max-mb 10] [--temperature T]
+    python -m export CHECKPOINT -o onnx_models/NAME.onnx [--max-mb 10]
+                     [--temperature T] [--prior-correction BETA] [--chroma-gain G]
 
 Rebuilds the network from the checkpoint's own arch and arguments (EMA weights for the GAN), exports
 with dynamic N, H, W, stamps the metadata, runs the ONNX checker, and compares ONNX Runtime with PyTorch
 on the luminance of real photos (scikit-image samples) at two render sizes. Fails (exit 1, no file left)
-when the largest ab difference exceeds PARITY_TOL or the file exceeds --max-mb. --temperature sets the
-annealed-mean temperature of a classification CNN (a decoding choice, no retraining: lower is more
-saturated); the value used is part of the exported arch_args.
+when the largest ab difference exceeds PARITY_TOL or the file exceeds --max-mb. A classification CNN's
+decoding is folded into its head (train.models.ColorCNN.fold_decoding); the three decoding flags override
+its arch_args (no retraining; see ColorCNN), and the values used are part of the exported arch_args.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def metadata(ck: dict) -> dict[str, str]:
 def export(ck: dict, out: Path) -> None:
     """Write the ONNX file for a checkpoint (single file, dynamic N/H/W, metadata stamped)."""
     net = colorizer_from_checkpoint(ck)
+    if hasattr(net, "fold_decoding"):
+        net.fold_decoding()  # parity() compares with the unfolded network
     m = ck["size_multiple"]
     dim = torch.export.Dim
     # H and W are multiples of the size multiple: H = m * h_blocks, expressed so the exporter keeps them symbolic.
@@ -100,15 +103,21 @@ def main() -> None:
     ap.add_argument("checkpoint", help="a best.pt or last.pt written by python -m train")
     ap.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     ap.add_argument("--max-mb", type=float, default=10.0, help="refuse models larger than this (default 10)")
-    ap.add_argument("--temperature", type=float, help="annealed-mean temperature (classification CNN only)")
+    decoding = {
+        "temperature": "annealed-mean temperature",
+        "prior_correction": "0..1, how much of the rarity rebalancing to undo",
+        "chroma_gain": "factor on ab",
+    }  # classification CNN only
+    for name, text in decoding.items():
+        ap.add_argument("--" + name.replace("_", "-"), type=float, help=text + " (classification CNN only)")
     args = ap.parse_args()
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     ck = load_checkpoint(args.checkpoint)
-    if args.temperature is not None:
-        if not ck["arch_args"].get("classes"):
-            sys.exit("--temperature applies to a classification CNN only (arch_args classes = true)")
-        ck["arch_args"] = ck["arch_args"] | {"temperature": args.temperature}
+    chosen = {k: getattr(args, k) for k in decoding if getattr(args, k) is not None}
+    if chosen and not ck["arch_args"].get("classes"):
+        sys.exit("the decoding flags apply to a classification CNN only (arch_args classes = true)")
+    ck["arch_args"] = ck["arch_args"] | chosen
     export(ck, out)
     mb = out.stat().st_size / 2**20
     diff = parity(ck, out)

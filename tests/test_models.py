@@ -95,6 +95,28 @@ def test_classification_head_decodes_an_annealed_mean():
     assert "centres" not in net.state_dict()  # derived, so checkpoints stay architecture-only
 
 
+def test_prior_correction_undoes_the_rebalancing_and_folding_keeps_the_output():
+    net = ColorCNN(widths=(8, 8, 8, 8), classes=True, temperature=1.0, prior_correction=1.0).eval()
+    gen = torch.Generator().manual_seed(0)
+    log_w = torch.randn(BINS * BINS, generator=gen)
+    log_w[::3] = -torch.inf  # cells never seen in training
+    net.log_weights.copy_(log_w)
+    p = torch.softmax(torch.randn(BINS * BINS, generator=gen).masked_fill(log_w.isinf(), -torch.inf), 0)
+    lum = torch.rand(1, 1, 32, 32, generator=gen) * 100
+    with torch.no_grad():
+        # A head trained with weights w estimates w * p (normalised): its logits are log w + log p.
+        net.head.weight.zero_()
+        net.head.bias.copy_(torch.where(log_w.isinf(), 0.0, log_w + p.log()))
+        ab = net(lum)
+        expected = p @ bin_to_ab(torch.arange(BINS * BINS))  # the true distribution's mean
+        assert torch.allclose(ab[0, :, 9, 9], expected, atol=1e-3)
+        net.head.weight.normal_(generator=gen)  # a pixel-dependent head, then fold: same output, fewer cells
+        before = net(lum)
+        net.fold_decoding()
+        assert net.head.out_channels == int(torch.isfinite(log_w).sum())
+        assert torch.allclose(net(lum), before, atol=1e-4)
+
+
 def test_weighted_ce_prefers_the_right_cell():
     target = torch.full((1, 2, 8, 8), 15.0)
     right = torch.zeros(1, BINS * BINS, 2, 2)

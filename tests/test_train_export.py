@@ -93,19 +93,28 @@ def test_best_checkpoint_needs_the_colourfulness_floor(tmp_path, photo_dir):
     assert t.score({"de00": 5.0, "cf_ratio": 0.3}) > t.score(dull)  # none qualifies: the more colourful
 
 
-def test_classification_cnn_trains_and_exports(tmp_path, photo_dir):
+@pytest.mark.parametrize("kind", ["cnn", "gan"])
+def test_classification_colorizer_trains_and_exports(tmp_path, photo_dir, kind):
     cfg_file = tmp_path / "cls.toml"
     cfg_file.write_text(TINY + 'arch = "ColorCNN"\narch_args = { widths = [16, 32, 64, 128], classes = true }\n')
     run_dir = tmp_path / "run"
-    run("-m", "train", "--model", "cnn", "--data", str(photo_dir), "--out", str(run_dir), "--config", str(cfg_file))
+    run("-m", "train", "--model", kind, "--data", str(photo_dir), "--out", str(run_dir), "--config", str(cfg_file))
+    ck = load_checkpoint(run_dir / "last.pt")
+    log_weights = ck["model"]["log_weights"]  # the rarity weights the cross-entropy used, kept for decoding
+    assert torch.isfinite(log_weights).sum() > 1 and torch.isinf(log_weights).any()
+    if kind == "gan":  # the adversarial phase ran: the discriminator saw decoded ab
+        assert "adv" in (run_dir / "log.csv").read_text().splitlines()[0]
+        assert not torch.equal(ck["ema"]["head.bias"], ck["model"]["head.bias"])
     onnx_path = tmp_path / "cls.onnx"
     run("-m", "export", str(run_dir / "best.pt"), "-o", str(onnx_path))
     model = colorizer.load(onnx_path)
     assert json.loads(model.meta["arch_args"])["classes"] is True
     assert model.colorize(np.zeros((50, 70), np.uint8)).shape == (50, 70, 3)
     warm = tmp_path / "warm.onnx"
-    run("-m", "export", str(run_dir / "best.pt"), "-o", str(warm), "--temperature", "1.0")
-    assert json.loads(colorizer.load(warm).meta["arch_args"])["temperature"] == 1.0
+    flags = ["--temperature", "1.0", "--prior-correction", "0.5", "--chroma-gain", "1.2"]
+    run("-m", "export", str(run_dir / "best.pt"), "-o", str(warm), *flags)
+    args = json.loads(colorizer.load(warm).meta["arch_args"])
+    assert (args["temperature"], args["prior_correction"], args["chroma_gain"]) == (1.0, 0.5, 1.2)
 
 
 def test_log_keeps_an_older_header_and_migrates_when_needed(tmp_path):

@@ -1,8 +1,10 @@
 """The training loop for both colorizers: one Trainer, one `train_step` per model kind.
 
 CNN: rarity-rebalanced L1 regression of ab, or (arch_args classes = true) rebalanced cross-entropy over ab cells.
-GAN: the same L1 for `pretrain_steps` ("NoGAN" generator pretraining), then L1 + an adversarial loss
-from a spectrally normalised PatchGAN conditioned on L; an EMA of the generator is evaluated and exported.
+GAN: the same anchor loss (L1 times l1_weight, or the cross-entropy of a classification generator, whose
+decoded ab the discriminator sees) alone for `pretrain_steps` ("NoGAN" generator pretraining), then plus
+adv_weight times the adversarial loss from a spectrally normalised PatchGAN conditioned on L; an EMA of
+the generator is evaluated and exported.
 Under torchrun each process trains on its own shard of the photos (photos[rank::world], the distributed
 sampler), DDP averages the gradients, and rank 0 alone logs, validates and saves. AMP is used on CUDA.
 """
@@ -22,7 +24,7 @@ from train import distributed, report
 from train.checkpoint import git_commit, load_checkpoint, save_atomic
 from train.config import TrainConfig
 from train.data import PhotoBank, load_rgb, split_photos
-from train.losses import ab_histogram, d_loss, g_loss, rebalance_weights, weighted_ce, weighted_l1
+from train.losses import ab_histogram, d_loss, g_loss, log_cell_weights, rebalance_weights, weighted_ce, weighted_l1
 from train.metrics import summarise
 from train.models import PatchDiscriminator, build_colorizer
 from train.predict import colorize_rgb
@@ -56,6 +58,8 @@ class Trainer:
             self.weights = torch.from_numpy(rebalance_weights(hist, cfg.rebalance)).to(ctx.device)
 
         self.model = build_colorizer(cfg.arch, cfg.arch_args).to(ctx.device)
+        if getattr(self.model, "classes", False):  # decoding can then undo the rebalancing (prior_correction)
+            self.model.log_weights.copy_(torch.from_numpy(log_cell_weights(hist, cfg.rebalance)))
         bad = [c for c in cfg.crop_sizes if c % self.model.size_multiple]
         if bad:
             raise ValueError(f"crop_sizes {bad} are not multiples of {cfg.arch}'s {self.model.size_multiple}")
@@ -81,17 +85,20 @@ class Trainer:
         batch = self.bank.batch(self.rng, max(1, cfg.batch_pixels // size**2), size)
         lum, ab = (torch.from_numpy(a).to(ctx.device, non_blocking=True) for a in batch)
         autocast = torch.autocast(ctx.device.type, enabled=ctx.amp)
+        adversarial = self.net_d is not None and self.step >= cfg.pretrain_steps
         self.net.train()
         with autocast:
             if getattr(self.model, "classes", False):  # classification head: rebalanced cross-entropy
-                loss = weighted_ce(self.net(lum, logits=True), ab, self.weights)
+                cell_logits = self.net(lum, logits=True)
+                loss = weighted_ce(cell_logits, ab, self.weights)
                 losses = {"ce": loss.item()}
+                fake = self.model.decode(cell_logits) if adversarial else None  # what the discriminator sees
             else:
                 fake = self.net(lum)
                 l1 = weighted_l1(fake.float(), ab, self.weights)
                 losses = {"l1": l1.item()}
                 loss = cfg.l1_weight * l1 if cfg.model == "gan" else l1
-        if self.net_d is not None and self.step >= cfg.pretrain_steps:
+        if adversarial:
             with autocast:  # real and fake pairs in one forward: one DDP reduction per backward
                 logits = self.net_d(torch.cat([lum, lum]), torch.cat([ab, fake.detach()])).float()
                 d = d_loss(*logits.chunk(2), cfg.gan_loss)

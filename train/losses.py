@@ -33,6 +33,14 @@ def rebalance_weights(p: np.ndarray, lam: float) -> np.ndarray:
     return (w / (p * w).sum()).astype(np.float32)
 
 
+def log_cell_weights(p: np.ndarray, lam: float) -> np.ndarray:
+    """log of the weight each cell gets in training (float32, BINS**2): log rebalance_weights(p, lam), or 0 when
+    lam == 0 (no rebalancing); -inf for cells never seen. A classification CNN keeps it to undo the weighting."""
+    w = rebalance_weights(p, lam) if lam > 0 else (p > 0).astype(np.float32)
+    with np.errstate(divide="ignore"):
+        return np.log(w).astype(np.float32)
+
+
 def weighted_l1(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     """Mean L1 of ab / 100, each pixel weighted by the rarity of its target cell (None: plain L1)."""
     err = (pred - target).abs().sum(1) / 100.0  # [N,H,W]

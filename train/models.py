@@ -39,10 +39,22 @@ class ColorCNN(nn.Module):
     widths (w0..w3) are the channels at 1/2, 1/4, 1/8 and 1/16 of the input size.
     One additive skip from the 1/4 encoder keeps colour edges near object edges.
     classes=False: the head regresses ab. classes=True (Zhang et al. 2016): the head gives logits over the
-    BINS x BINS ab cells and the output is their annealed mean, softmax(logits / temperature) @ cell centres.
+    BINS x BINS ab cells, decoded as an annealed mean (see `decode`) with three arguments:
+      temperature       softmax temperature T; lower sharpens towards the most likely cell (more colour);
+      prior_correction  beta in 0..1: subtract beta * log(rarity weight) from the logits. Training with
+                        rarity-weighted cross-entropy makes the softmax estimate w(q) * p(q | L) (normalised);
+                        beta = 1 undoes that (logit adjustment, Menon et al., ICLR 2021), beta = 0 keeps it;
+      chroma_gain       a final factor on ab.
     """
 
-    def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 256), classes: bool = False, temperature: float = 0.38):
+    def __init__(
+        self,
+        widths: tuple[int, ...] = (32, 64, 128, 256),
+        classes: bool = False,
+        temperature: float = 0.38,
+        prior_correction: float = 0.0,
+        chroma_gain: float = 1.0,
+    ):
         super().__init__()
         w0, w1, w2, w3 = widths
         self.size_multiple = 16
@@ -55,10 +67,17 @@ class ColorCNN(nn.Module):
         self.reduce8 = nn.Conv2d(w2, w1, 1)
         self.dec4 = conv(w1, w1)
         self.classes, self.temperature = classes, temperature
+        self.prior_correction, self.chroma_gain = prior_correction, chroma_gain
         self.head = nn.Conv2d(w1, BINS * BINS if classes else 2, 1)
-        # Cell centres as a 1x1 conv weight [2,Q,1,1]: the annealed mean is then one convolution.
-        centres = bin_to_ab(torch.arange(BINS * BINS)).T[:, :, None, None].contiguous()
-        self.register_buffer("centres", centres, persistent=False)  # derived, so not in checkpoints
+        self.folded = False
+        if classes:
+            # log of the rarity weight each cell had in training (set by the trainer; -inf: never seen).
+            self.register_buffer("log_weights", torch.zeros(BINS * BINS))
+            # [a*gain, b*gain, 1] per cell as a 1x1 conv weight [3,Q,1,1]: one convolution of the softmax's
+            # numerators gives both the weighted sum of centres and the normaliser. Derived: not in checkpoints.
+            centres = bin_to_ab(torch.arange(BINS * BINS)).T * chroma_gain
+            weight = torch.cat([centres, torch.ones(1, BINS * BINS)])[:, :, None, None].contiguous()
+            self.register_buffer("centres", weight, persistent=False)
 
     def forward(self, lum: torch.Tensor, logits: bool = False) -> torch.Tensor:
         """L [N,1,H,W] 0..100 -> ab [N,2,H,W] in Lab units; with logits=True (classes only, for training)
@@ -71,11 +90,34 @@ class ColorCNN(nn.Module):
         out = self.head(x)  # [N,Q or 2,H/4,W/4]
         if logits:
             return out
-        if self.classes:  # the annealed mean of the cell centres
-            return F.interpolate(
-                F.conv2d(torch.softmax(out / self.temperature, 1), self.centres), scale_factor=4.0, mode="bilinear"
-            )
+        if self.classes:
+            return self.decode(out)
         return F.interpolate(out * AB_SCALE, scale_factor=4.0, mode="bilinear")
+
+    def decode(self, out: torch.Tensor) -> torch.Tensor:
+        """Head output [N,Q,H/4,W/4] (cell logits, or after fold_decoding the adjusted, scaled ones of the kept
+        cells) -> annealed mean ab [N,2,H,W]: sum_q softmax(z)_q * centre_q with z = (logits - adj) / T,
+        upsampled x4. Differentiable: the GAN's adversarial loss trains through it."""
+        z = out.float()
+        if not self.folded:
+            seen = torch.isfinite(self.log_weights)
+            adj = torch.where(seen, self.prior_correction * self.log_weights, torch.inf)  # never-seen cells: -inf
+            z = (z - adj[:, None, None]) / self.temperature
+        num = F.conv2d(torch.exp(z - z.amax(1, keepdim=True)), self.centres)  # [N,3,H/4,W/4]
+        return F.interpolate(num[:, :2] / num[:, 2:], scale_factor=4.0, mode="bilinear")
+
+    @torch.no_grad()
+    def fold_decoding(self) -> ColorCNN:
+        """For inference only: drop the cells never seen in training and fold the prior correction and 1/T
+        into the head's weights (same output, about half the head's cost). Returns self."""
+        if not self.classes or self.folded:
+            return self
+        keep = torch.isfinite(self.log_weights).nonzero().flatten()
+        head = nn.Conv2d(self.head.in_channels, len(keep), 1).to(self.head.weight.device)
+        head.weight.copy_(self.head.weight[keep] / self.temperature)
+        head.bias.copy_((self.head.bias[keep] - self.prior_correction * self.log_weights[keep]) / self.temperature)
+        self.head, self.centres, self.folded = head, self.centres[:, keep].contiguous(), True
+        return self
 
 
 class UNetGenerator(nn.Module):
