@@ -37,7 +37,9 @@ class ColorCNN(nn.Module):
     """Plain encoder-decoder (no adversary): 1/16 bottleneck with dilated convs, ab at 1/4 size.
 
     widths (w0..w3) are the channels at 1/2, 1/4, 1/8 and 1/16 of the input size.
-    One additive skip from the 1/4 encoder keeps colour edges near object edges.
+    One additive skip from the 1/4 encoder keeps colour edges near object edges. global_context=True adds the
+    bottleneck's mean over the whole image (through a 1x1 conv) back to every position: scene-level cues
+    (outdoors, indoors, a sunset) reach pixels the dilated convs do not see (after Iizuka et al. 2016).
     classes=False: the head regresses ab. classes=True (Zhang et al. 2016): the head gives logits over the
     BINS x BINS ab cells, decoded as an annealed mean (see `decode`) with three arguments:
       temperature       softmax temperature T; lower sharpens towards the most likely cell (more colour);
@@ -54,6 +56,7 @@ class ColorCNN(nn.Module):
         temperature: float = 0.38,
         prior_correction: float = 0.0,
         chroma_gain: float = 1.0,
+        global_context: bool = False,
     ):
         super().__init__()
         w0, w1, w2, w3 = widths
@@ -62,6 +65,7 @@ class ColorCNN(nn.Module):
         self.enc4 = nn.Sequential(conv(w0, w1, 2), conv(w1, w1))  # 1/4
         self.enc8 = nn.Sequential(conv(w1, w2, 2), conv(w2, w2))  # 1/8
         self.enc16 = nn.Sequential(conv(w2, w3, 2), conv(w3, w3, dilation=2), conv(w3, w3, dilation=2))
+        self.context = nn.Sequential(nn.Conv2d(w3, w3, 1), nn.ReLU(inplace=True)) if global_context else None
         self.reduce16 = nn.Conv2d(w3, w2, 1)
         self.dec8 = conv(w2, w2)
         self.reduce8 = nn.Conv2d(w2, w1, 1)
@@ -85,6 +89,8 @@ class ColorCNN(nn.Module):
         e4 = self.enc4(self.enc2(normalise(lum)))  # [N,w1,H/4,W/4]
         e8 = self.enc8(e4)  # [N,w2,H/8,W/8]
         x = self.enc16(e8)  # [N,w3,H/16,W/16]
+        if self.context is not None:
+            x = x + self.context(x.mean((2, 3), keepdim=True))  # [N,w3,1,1] broadcast over H/16 x W/16
         x = self.dec8(F.interpolate(self.reduce16(x), scale_factor=2.0, mode="bilinear") + e8)
         x = self.dec4(F.interpolate(self.reduce8(x), scale_factor=2.0, mode="bilinear") + e4)
         out = self.head(x)  # [N,Q or 2,H/4,W/4]
