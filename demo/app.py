@@ -85,7 +85,7 @@ def colorize(
     before = service.before_png(entry, out, stem)
     files = [paths[look] for look in LOOKS] + [service.write_zip(out / f"{stem}_colorized.zip", list(paths.values()))]
     h, w = entry.before.shape[:2]
-    times = " · ".join(f"**{m.kind.upper()}** {1000 * res.seconds[m.name]:.0f} ms" for m in MODELS)
+    times = " · ".join(f"**{m.kind.upper()}** {1000 * res.seconds[m.name]:.0f} ms ({m.precision})" for m in MODELS)
     provider = MODELS[0].provider.removesuffix("ExecutionProvider")
     info = f"{w}x{h} px · rendered at {int(render_size)} px · {times} · running on **{provider}**"
     return (before, paths["cnn"]), (before, paths["gan"]), (paths["cnn"], paths["gan"]), paths["blend"], info, files

@@ -117,6 +117,18 @@ def test_prior_correction_undoes_the_rebalancing_and_folding_keeps_the_output():
         assert torch.allclose(net(lum), before, atol=1e-4)
 
 
+def test_global_context_lets_far_away_content_change_a_pixel():
+    lum = torch.full((1, 1, 512, 512), 50.0)
+    far = lum.clone()
+    far[..., 320:, 320:] = 90.0  # beyond the convolutions' reach of pixel (8, 8)
+    for context in (False, True):
+        torch.manual_seed(0)
+        net = ColorCNN(widths=(8, 8, 8, 16), global_context=context).eval()
+        with torch.no_grad():
+            change = (net(lum)[..., 8, 8] - net(far)[..., 8, 8]).abs().max().item()
+        assert (change > 1e-6) == context, change
+
+
 def test_weighted_ce_prefers_the_right_cell():
     target = torch.full((1, 2, 8, 8), 15.0)
     right = torch.zeros(1, BINS * BINS, 2, 2)

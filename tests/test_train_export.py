@@ -1,6 +1,8 @@
 """End to end: train each model a few steps -> export -> colorizer.load -> colorize; resume; contract."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import onnx
@@ -9,7 +11,7 @@ import torch
 
 import colorizer
 from export.__main__ import PARITY_TOL, parity
-from helpers import TINY, run
+from helpers import ROOT, TINY, run
 from train.checkpoint import load_checkpoint
 from train.config import load_config
 from train.loop import Trainer
@@ -127,3 +129,18 @@ def test_log_keeps_an_older_header_and_migrates_when_needed(tmp_path):
     log_row(log, {"step": 3, "seconds": 4, "ce": 2.0})  # needs a new column: rewritten with COLUMNS
     lines = log.read_text().splitlines()
     assert lines[0] == ",".join(COLUMNS) and lines[2].startswith("2,3,0.3,,1.0") and len(lines) == 4
+
+
+def test_quantize_makes_a_checked_int8_copy(trained, photo_dir, tmp_path):
+    out = tmp_path / "gan_int8.onnx"
+    common = [str(trained["gan"]), "-o", str(out), "--calib", str(photo_dir), "--photos", "4"]
+    run("-m", "export.quantize", *common, "--max-de00", "100")
+    model = colorizer.load(out)
+    assert model.precision == "int8" and model.meta["version"].endswith("-int8")
+    assert model.meta["arch_args"] == colorizer.load(trained["gan"]).meta["arch_args"]
+    ops = {n.op_type for n in onnx.load(str(out)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert model.colorize(np.zeros((40, 60), np.uint8)).shape == (40, 60, 3)
+    out.unlink()
+    failed = subprocess.run([sys.executable, "-m", "export.quantize", *common, "--max-de00", "0"], cwd=ROOT)
+    assert failed.returncode != 0 and not out.exists()  # over the tolerance: no file left behind
