@@ -5,9 +5,10 @@
 
 Prints the median and spread (min-max) in ms of each stage per size, end-to-end times for each model and
 for both (decoding and encoding excluded), the pipeline's peak resident memory (a child process without
-torch), the ONNX Runtime version, provider and threads, and two references timed in this process:
-(a) our networks under PyTorch eager, (b) the original project's two networks at the full image size
-under ONNX Runtime, with the speed-up of ours over (b) for the same 1024x1024 output.
+torch), the ONNX Runtime version, provider, threads and model precision, and references timed in this
+process: (a) our networks under PyTorch eager, and the float originals of int8 models under ONNX Runtime,
+(b) the original project's two networks at the full image size under ONNX Runtime, with the speed-up of
+ours over (b) for the same 1024x1024 output.
 """
 
 from __future__ import annotations
@@ -100,6 +101,17 @@ def reference_a(models: list[colorizer.Model], size: int, repeat: int) -> dict[s
     return out
 
 
+def reference_fp32(models: list[colorizer.Model], repeat: int) -> dict[str, dict]:
+    """The float originals of int8 models under ONNX Runtime at the render size, for the quantization's gain."""
+    out = {}
+    for m in models:
+        if m.precision != "fp32":
+            fp32 = colorizer.load(m.name, "fp32")
+            lum = np.full((1, 1, fp32.render_size, fp32.render_size), 50.0, np.float32)
+            out[f"onnx fp32 {m.name} @{fp32.render_size}"] = measure.timeit(lambda f=fp32, x=lum: f.predict(x), repeat)
+    return out
+
+
 def reference_b(size: int, repeat: int) -> dict[str, dict]:
     """(b) the original project's two networks at the full image size (size x size) under ONNX Runtime."""
     from bench.reference import export_references
@@ -133,6 +145,7 @@ def main() -> None:
         "threads": measure.threads(),
         "cpu": platform.processor() or platform.machine(),
         "render_size": {m.name: m.render_size for m in models},
+        "precision": {m.name: m.precision for m in models},
     }
     results: dict = {"env": env, "sizes": {}, "memory_mb": {}, "references": {}}
     for text in args.sizes:
@@ -143,7 +156,9 @@ def main() -> None:
         h, w = measure.parse_size(text)
         results["memory_mb"][f"{w}x{h}"] = measure.peak_memory_mb(h, w)
     ref = args.reference_size
-    results["references"] = reference_a(models, models[0].render_size, args.repeat) | reference_b(ref, args.repeat)
+    size = models[0].render_size
+    refs = reference_a(models, size, args.repeat) | reference_fp32(models, args.repeat) | reference_b(ref, args.repeat)
+    results["references"] = refs
     results["summary"] = measure.summary(results, ref, TARGET_BOTH_MS, TARGET_PEAK_MB, TARGET_MERGE_MS, TARGET_SPEEDUP)
     print(measure.report(results))
     args.json.write_text(json.dumps(results, indent=2))

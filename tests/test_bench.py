@@ -16,5 +16,6 @@ def test_quick_benchmark(tmp_path):
         assert stages[key]["median"] >= 0, key
     assert r["env"]["onnxruntime"] and r["env"]["threads"] >= 1
     assert 50 < r["memory_mb"]["512x512"] < 4096
-    assert len(r["references"]) == 4 and all(v["median"] > 0 for v in r["references"].values())
+    int8 = [name for name, p in r["env"]["precision"].items() if p == "int8"]
+    assert len(r["references"]) == 4 + len(int8) and all(v["median"] > 0 for v in r["references"].values())
     assert "both models 512x512" in r["summary"] and "Targets:" in p.stdout
