@@ -70,6 +70,20 @@ def test_resume_continues_exactly(tmp_path, photo_dir):
         assert torch.equal(a, b)
 
 
+def test_cnn_weight_averaging_can_start_on_resume(tmp_path, photo_dir):
+    cfg = load_config(None, model_default="cnn", ema_decay=0.0, val_images=2, val_percent=20, crop_sizes=[64])
+    plain = Trainer(cfg, photo_dir, tmp_path)
+    plain.run(2)
+    assert plain.ema is None and load_checkpoint(tmp_path / "last.pt")["ema"] is None
+    cfg.ema_decay = 0.9
+    averaged = Trainer(cfg, photo_dir, tmp_path, resume=True)  # the EMA starts from the resumed weights
+    for a, b in zip(averaged.ema.state_dict().values(), averaged.model.state_dict().values()):
+        assert torch.equal(a, b)
+    averaged.run(4)
+    ck = load_checkpoint(tmp_path / "last.pt")
+    assert not torch.equal(ck["ema"]["head.weight"], ck["model"]["head.weight"])
+
+
 def test_unknown_contract_is_refused_naming_the_file(trained, tmp_path):
     m = onnx.load(str(trained["cnn"]))
     onnx.helper.set_model_props(m, {"contract": "colorizer/99", "kind": "cnn"})

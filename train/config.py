@@ -31,6 +31,7 @@ class TrainConfig:
     lr: float = 2e-4
     betas: list = field(default_factory=lambda: [0.5, 0.999])
     weight_decay: float = 0.0
+    ema_decay: float = 0.999  # weight EMA (0 = none); the EMA weights are evaluated and exported
     rebalance: float = 0.5  # lambda of rarity weights on the per-pixel L1 (0 = plain L1), see losses
     # GAN only
     pretrain_steps: int = 2000  # generator-only L1 steps before the adversarial phase ("NoGAN")
@@ -39,7 +40,6 @@ class TrainConfig:
     l1_weight: float = 20.0  # on ab / 100
     d_lr: float = 2e-4
     d_width: int = 64
-    ema_decay: float = 0.999  # generator weight EMA; the EMA weights are evaluated and exported
     # bookkeeping
     eval_every: int = 500
     ckpt_every: int = 250

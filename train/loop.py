@@ -67,8 +67,9 @@ class Trainer:
         self.opt = torch.optim.Adam(self.model.parameters(), cfg.lr, tuple(cfg.betas), weight_decay=cfg.weight_decay)
         self.scaler = torch.amp.GradScaler("cuda", enabled=ctx.amp)
         self.ema = self.disc = self.net_d = self.opt_d = None
-        if cfg.model == "gan":
+        if cfg.ema_decay > 0:
             self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
+        if cfg.model == "gan":
             self.disc = PatchDiscriminator(cfg.d_width).to(ctx.device)
             self.net_d = distributed.wrap(self.disc, ctx)
             self.opt_d = torch.optim.Adam(self.disc.parameters(), cfg.d_lr, tuple(cfg.betas))
@@ -164,8 +165,9 @@ class Trainer:
     def _restore(self, ck: dict) -> None:
         self.model.load_state_dict(ck["model"])
         self.opt.load_state_dict(ck["opt"])
-        if self.ema is not None:
-            self.ema.load_state_dict(ck["ema"])
+        if self.ema is not None:  # a run that had no EMA so far starts averaging here
+            self.ema.load_state_dict(ck["ema"] or ck["model"])
+        if self.disc is not None:
             self.disc.load_state_dict(ck["disc"])
             self.opt_d.load_state_dict(ck["opt_d"])
         self.step, self.seconds, self.best = ck["step"], ck["seconds"], ck["best"]
