@@ -26,6 +26,24 @@ def test_table_keys_and_gray_baseline(trained, photo_dir, tmp_path):
         assert sheet.height == 5 * (SHEET_HEIGHT + 4) and sheet.width >= 4 * SHEET_HEIGHT * 0.7
 
 
+def test_stamp_puts_the_figures_into_the_model(trained, photo_dir, tmp_path):
+    import shutil
+
+    import colorizer
+
+    model = tmp_path / "stamped.onnx"
+    shutil.copy(trained["gan"], model)
+    out = tmp_path / "eval"
+    run("-m", "train.evaluate", "--data", str(photo_dir), "--models", str(model), "--limit", "3", "--out", str(out),
+        "--stamp")  # fmt: skip
+    results = json.loads((out / "results.json").read_text())
+    stamped = colorizer.load(model)
+    figures = json.loads(stamped.meta["eval_metrics"])
+    assert figures["de00"] == results["stamped"]["de00"] and figures["gray_psnr"] == results["gray"]["psnr"]
+    assert figures["n"] == 3 and "3 photos" in figures["data"]
+    assert stamped.meta["arch_args"] == colorizer.load(trained["gan"]).meta["arch_args"]  # the rest is kept
+
+
 def test_list_file_and_limit(photo_dir, tmp_path):
     names = sorted(p.name for p in photo_dir.iterdir())
     lst = tmp_path / "split.txt"

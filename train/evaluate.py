@@ -1,6 +1,7 @@
 """Measure colorizers on colour photos they never saw, through the same pipeline users get.
 
     python -m train.evaluate --data DIR_OR_LIST [--root DIR] [--models NAME_OR_PATH ...] [--limit N] [--out DIR]
+                             [--stamp]
 
 For each photo: an 8-bit ITU-R 601 grayscale input (as a scanner makes) is colorized at full resolution
 and compared with the original. Reported per model and for the gray input itself (the baseline): RGB PSNR,
@@ -8,16 +9,20 @@ mean CIEDE2000, Hasler-Suesstrunk colourfulness, cf_ratio (mean colourfulness of
 and seconds per image, all means over images. Writes OUT/results.md, OUT/results.json and OUT/sheet.png
 (gray | each model | original for a fixed sample). --data is a folder or a text file of paths, one per line,
 relative ones resolved against --root (default: the list file's folder). --limit keeps N evenly spaced photos.
+--stamp writes each model's figures, the gray baseline's and the data they came from into the model file's
+metadata (eval_metrics): the final validation table travels with the shipped file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
+import onnx
 from tqdm import tqdm
 
 import colorizer
@@ -69,6 +74,18 @@ def evaluate(files: list[Path], models: list[colorizer.Model]) -> tuple[dict, li
     return results, sheet
 
 
+def stamp(model: colorizer.Model, results: dict, data: str) -> None:
+    """Store results[model.name] with the gray baseline and `data` as the file's eval_metrics (atomically)."""
+    m = onnx.load(str(model.path))
+    props = {p.key: p.value for p in m.metadata_props}
+    gray = {f"gray_{k}": results["gray"][k] for k in ("psnr", "de00")}
+    props["eval_metrics"] = json.dumps(results[model.name] | gray | {"data": data})
+    onnx.helper.set_model_props(m, props)
+    tmp = model.path.with_suffix(".stamping")
+    onnx.save(m, str(tmp))
+    os.replace(tmp, model.path)
+
+
 def markdown(results: dict) -> str:
     """The results as a Markdown table."""
     rows = ["| model | PSNR (dB) | ΔE00 | colourfulness | cf_ratio | s/image | n |", "|---|---|---|---|---|---|---|"]
@@ -87,6 +104,7 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["cnn", "gan"], help="shipped names or .onnx paths")
     ap.add_argument("--limit", type=int, help="evaluate N evenly spaced photos")
     ap.add_argument("--out", type=Path, default=Path("eval_out"), help="folder for results.md/json, sheet.png")
+    ap.add_argument("--stamp", action="store_true", help="write the figures into each model's metadata")
     args = ap.parse_args()
     files = evenly_spaced(read_list(args.data, args.root), args.limit)
     models = [colorizer.load(m) for m in args.models]
@@ -96,6 +114,9 @@ def main() -> None:
     (args.out / "results.md").write_text(table)
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
     image_sheet(sheet, args.out / "sheet.png", SHEET_HEIGHT)
+    if args.stamp:
+        for m in models:
+            stamp(m, results, f"{args.data.name}: {len(files)} photos, full resolution")
     print(table + f"\nwritten to {args.out}/ (results.md, results.json, sheet.png)")
 
 
