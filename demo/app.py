@@ -41,10 +41,10 @@ INTRO = """
 # Old photo colorizer: CNN vs GAN
 Upload a black-and-white, sepia or faded photo and compare two small colorization models that run on an
 ordinary CPU. **CNN**: a convolutional network trained to predict each pixel's colour directly (steadier,
-sometimes muted). **GAN**: a U-Net trained against a discriminator that punishes dull, implausible colour
-(bolder, sometimes wrong). Both keep every detail of your photo: only the colour is predicted, and the
-result has your photo's full resolution. Move the sliders to compare; change the controls to re-render
-without uploading again.
+often muted). **GAN**: the same network trained further against a discriminator that punishes dull,
+implausible colour (bolder, sometimes wrong). Both keep every detail of your photo: only the colour is
+predicted, and the result has your photo's full resolution. Move the sliders to compare; change the controls
+to re-render without uploading again.
 
 **The colours are the model's guess, not a historical record.** Uploads are processed in memory and on
 temporary files that are deleted within an hour; nothing is kept.
