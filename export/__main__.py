@@ -3,9 +3,9 @@
     python -m export CHECKPOINT -o onnx_models/NAME.onnx [--max-mb 10]
                      [--temperature T] [--prior-correction BETA] [--chroma-gain G]
 
-Rebuilds the network from the checkpoint's own arch and arguments (EMA weights for the GAN), exports
-with dynamic N, H, W, stamps the metadata, runs the ONNX checker, and compares ONNX Runtime with PyTorch
-on the luminance of real photos (scikit-image samples) at two render sizes. Fails (exit 1, no file left)
+Rebuilds the network from the checkpoint's own arch and arguments (EMA weights where the run kept them),
+exports with dynamic N, H, W, stamps the metadata, runs the ONNX checker, and compares ONNX Runtime with
+PyTorch on the luminance of real photos (scikit-image samples) at two render sizes. Fails (exit 1, no file left)
 when the largest ab difference exceeds PARITY_TOL or the file exceeds --max-mb. A classification CNN's
 decoding is folded into its head (train.models.ColorCNN.fold_decoding); the three decoding flags override
 its arch_args (no retraining; see ColorCNN), and the values used are part of the exported arch_args.

@@ -3,8 +3,8 @@
 CNN: rarity-rebalanced L1 regression of ab, or (arch_args classes = true) rebalanced cross-entropy over ab cells.
 GAN: the same anchor loss (L1 times l1_weight, or the cross-entropy of a classification generator, whose
 decoded ab the discriminator sees) alone for `pretrain_steps` ("NoGAN" generator pretraining), then plus
-adv_weight times the adversarial loss from a spectrally normalised PatchGAN conditioned on L; an EMA of
-the generator is evaluated and exported.
+adv_weight times the adversarial loss from a spectrally normalised PatchGAN conditioned on L.
+With ema_decay > 0 (the GAN recipes) an exponential average of the weights is what is evaluated and exported.
 Under torchrun each process trains on its own shard of the photos (photos[rank::world], the distributed
 sampler), DDP averages the gradients, and rank 0 alone logs, validates and saves. AMP is used on CUDA.
 """

@@ -34,7 +34,7 @@ def normalise(lum: torch.Tensor) -> torch.Tensor:
 
 
 class ColorCNN(nn.Module):
-    """Plain encoder-decoder (no adversary): 1/16 bottleneck with dilated convs, ab at 1/4 size.
+    """Plain encoder-decoder: 1/16 bottleneck with dilated convs, ab at 1/4 size (the CNN; also the GAN's generator).
 
     widths (w0..w3) are the channels at 1/2, 1/4, 1/8 and 1/16 of the input size.
     One additive skip from the 1/4 encoder keeps colour edges near object edges. global_context=True adds the
