@@ -84,6 +84,17 @@ def test_cnn_weight_averaging_can_start_on_resume(tmp_path, photo_dir):
     assert not torch.equal(ck["ema"]["head.weight"], ck["model"]["head.weight"])
 
 
+def test_adversarial_phase_uses_its_own_learning_rate(tmp_path, photo_dir):
+    cfg = load_config(None, model_default="gan", pretrain_steps=2, lr=1e-3, adv_lr=1e-5, val_images=2,
+                      val_percent=20, crop_sizes=[64], d_width=8)  # fmt: skip
+    t = Trainer(cfg, photo_dir, tmp_path)
+    t.train_step()
+    assert t.opt.param_groups[0]["lr"] == 1e-3  # pretraining
+    t.step = 2
+    t.train_step()
+    assert t.opt.param_groups[0]["lr"] == 1e-5
+
+
 def test_unknown_contract_is_refused_naming_the_file(trained, tmp_path):
     m = onnx.load(str(trained["cnn"]))
     onnx.helper.set_model_props(m, {"contract": "colorizer/99", "kind": "cnn"})

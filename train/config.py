@@ -38,6 +38,7 @@ class TrainConfig:
     gan_loss: str = "hinge"  # hinge | bce | lsgan
     adv_weight: float = 1.0
     l1_weight: float = 20.0  # on ab / 100
+    adv_lr: float = 0.0  # the generator's learning rate in the adversarial phase (0 = lr)
     d_lr: float = 2e-4
     d_width: int = 64
     # bookkeeping

@@ -100,6 +100,8 @@ class Trainer:
                 losses = {"l1": l1.item()}
                 loss = cfg.l1_weight * l1 if cfg.model == "gan" else l1
         if adversarial:
+            for group in self.opt.param_groups:  # set every step: a resumed optimiser brings its own lr
+                group["lr"] = cfg.adv_lr or cfg.lr
             with autocast:  # real and fake pairs in one forward: one DDP reduction per backward
                 logits = self.net_d(torch.cat([lum, lum]), torch.cat([ab, fake.detach()])).float()
                 d = d_loss(*logits.chunk(2), cfg.gan_loss)
