@@ -28,7 +28,6 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from skimage import data as skdata
 
 import colorizer
-from colorizer.color import rgb_to_gray
 from colorizer.pipeline import Photo
 from train.config import TrainConfig
 from train.data import load_rgb, split_photos
@@ -41,7 +40,7 @@ class LuminanceReader(CalibrationDataReader):
 
     def __init__(self, files: list[Path], model: colorizer.Model):
         size, multiple = model.render_size, model.size_multiple
-        self.inputs = iter(Photo.from_image(rgb_to_gray(load_rgb(f))).model_input(size, multiple)[0] for f in files)
+        self.inputs = iter(Photo.from_image(load_rgb(f)).model_input(size, multiple)[0] for f in files)
 
     def get_next(self) -> dict | None:
         lum = next(self.inputs, None)
@@ -55,8 +54,9 @@ def float_head(model: onnx.ModelProto) -> list[str]:
     return [n.name for n in nodes[last_relu + 1 :] if n.op_type == "Conv"]
 
 
-def quantize(src: Path, out: Path, calib: list[Path]) -> None:
-    """Write the int8 QDQ copy of `src` to `out`, calibrated on `calib`, with src's metadata + precision."""
+def quantize(model: colorizer.Model, out: Path, calib: list[Path]) -> None:
+    """Write the int8 QDQ copy of a float model to `out`, calibrated on `calib`, with its metadata + precision."""
+    src = model.path
     original = onnx.load(str(src))
     meta = {p.key: p.value for p in original.metadata_props}
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,7 +65,7 @@ def quantize(src: Path, out: Path, calib: list[Path]) -> None:
         quantize_static(
             str(pre),
             str(out),
-            LuminanceReader(calib, colorizer.Model(src)),
+            LuminanceReader(calib, model),
             quant_format=QuantFormat.QDQ,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
@@ -97,8 +97,9 @@ def main() -> None:
     ap.add_argument("--max-de00", type=float, default=0.5, help="largest mean ΔE00 against the float model")
     args = ap.parse_args()
     train_files, _ = split_photos(args.calib, TrainConfig().val_percent)
-    quantize(args.model, args.output, evenly_spaced(train_files, args.photos))
-    diffs = differences(colorizer.Model(args.model), colorizer.Model(args.output))
+    fp32 = colorizer.Model(args.model)
+    quantize(fp32, args.output, evenly_spaced(train_files, args.photos))
+    diffs = differences(fp32, colorizer.Model(args.output))
     print(f"{args.output}: mean ΔE00 against {args.model.name}: " + ", ".join(f"{k} {v:.3f}" for k, v in diffs.items()))
     if max(diffs.values()) > args.max_de00:
         args.output.unlink()

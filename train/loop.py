@@ -87,6 +87,8 @@ class Trainer:
         lum, ab = (torch.from_numpy(a).to(ctx.device, non_blocking=True) for a in batch)
         autocast = torch.autocast(ctx.device.type, enabled=ctx.amp)
         adversarial = self.net_d is not None and self.step >= cfg.pretrain_steps
+        for group in self.opt.param_groups:  # the config's lr for this phase, also after a resume
+            group["lr"] = cfg.adv_lr if adversarial and cfg.adv_lr else cfg.lr
         self.net.train()
         with autocast:
             if getattr(self.model, "classes", False):  # classification head: rebalanced cross-entropy
@@ -100,8 +102,6 @@ class Trainer:
                 losses = {"l1": l1.item()}
                 loss = cfg.l1_weight * l1 if cfg.model == "gan" else l1
         if adversarial:
-            for group in self.opt.param_groups:  # set every step: a resumed optimiser brings its own lr
-                group["lr"] = cfg.adv_lr or cfg.lr
             with autocast:  # real and fake pairs in one forward: one DDP reduction per backward
                 logits = self.net_d(torch.cat([lum, lum]), torch.cat([ab, fake.detach()])).float()
                 d = d_loss(*logits.chunk(2), cfg.gan_loss)

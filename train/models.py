@@ -106,11 +106,15 @@ class ColorCNN(nn.Module):
         upsampled x4. Differentiable: the GAN's adversarial loss trains through it."""
         z = out.float()
         if not self.folded:
-            seen = torch.isfinite(self.log_weights)
-            adj = torch.where(seen, self.prior_correction * self.log_weights, torch.inf)  # never-seen cells: -inf
-            z = (z - adj[:, None, None]) / self.temperature
+            z = (z - self.logit_adjustment()[:, None, None]) / self.temperature  # never-seen cells: -inf
         num = F.conv2d(torch.exp(z - z.amax(1, keepdim=True)), self.centres)  # [N,3,H/4,W/4]
         return F.interpolate(num[:, :2] / num[:, 2:], scale_factor=4.0, mode="bilinear")
+
+    def logit_adjustment(self) -> torch.Tensor:
+        """What decoding subtracts from each cell's logit [Q]: prior_correction * log weight, +inf for the
+        cells never seen in training (so they get probability 0 and are dropped when folding)."""
+        seen = torch.isfinite(self.log_weights)
+        return torch.where(seen, self.prior_correction * self.log_weights, torch.inf)
 
     @torch.no_grad()
     def fold_decoding(self) -> ColorCNN:
@@ -118,10 +122,11 @@ class ColorCNN(nn.Module):
         into the head's weights (same output, about half the head's cost). Returns self."""
         if not self.classes or self.folded:
             return self
-        keep = torch.isfinite(self.log_weights).nonzero().flatten()
+        adj = self.logit_adjustment()
+        keep = torch.isfinite(adj).nonzero().flatten()
         head = nn.Conv2d(self.head.in_channels, len(keep), 1).to(self.head.weight.device)
         head.weight.copy_(self.head.weight[keep] / self.temperature)
-        head.bias.copy_((self.head.bias[keep] - self.prior_correction * self.log_weights[keep]) / self.temperature)
+        head.bias.copy_((self.head.bias[keep] - adj[keep]) / self.temperature)
         self.head, self.centres, self.folded = head, self.centres[:, keep].contiguous(), True
         return self
 
