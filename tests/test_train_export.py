@@ -84,15 +84,19 @@ def test_cnn_weight_averaging_can_start_on_resume(tmp_path, photo_dir):
     assert not torch.equal(ck["ema"]["head.weight"], ck["model"]["head.weight"])
 
 
-def test_adversarial_phase_uses_its_own_learning_rate(tmp_path, photo_dir):
-    cfg = load_config(None, model_default="gan", pretrain_steps=2, lr=1e-3, adv_lr=1e-5, val_images=2,
-                      val_percent=20, crop_sizes=[64], d_width=8)  # fmt: skip
+def test_learning_rate_follows_the_phase_and_the_schedule(tmp_path, photo_dir):
+    cfg = load_config(None, model_default="gan", pretrain_steps=2, lr=1e-3, adv_lr=1e-5, val_images=2, steps=10,
+                      lr_decay_from=6, lr_min_ratio=0.1, val_percent=20, crop_sizes=[64], d_width=8)  # fmt: skip
     t = Trainer(cfg, photo_dir, tmp_path)
-    t.train_step()
-    assert t.opt.param_groups[0]["lr"] == 1e-3  # pretraining
-    t.step = 2
-    t.train_step()
-    assert t.opt.param_groups[0]["lr"] == 1e-5
+    lrs = {}
+    for step in (0, 2, 6, 8, 10):
+        t.step = step
+        t.train_step()
+        lrs[step] = t.opt.param_groups[0]["lr"]
+    assert lrs[0] == 1e-3  # pretraining
+    assert lrs[2] == lrs[6] == 1e-5  # the adversarial phase's own lr, constant until the decay starts
+    assert lrs[8] == pytest.approx(1e-5 * (0.1 + 0.9 * 0.5))  # half way down the cosine
+    assert lrs[10] == pytest.approx(1e-6)
 
 
 def test_unknown_contract_is_refused_naming_the_file(trained, tmp_path):

@@ -27,10 +27,14 @@ class TrainConfig:
     max_short_side: int = 256  # photos are shrunk to this short side when loaded
     crop_sizes: list = field(default_factory=lambda: [112, 128, 144, 160])  # px, one drawn per batch
     batch_pixels: int = 16 * 128 * 128  # batch size = batch_pixels // crop**2, so steps cost alike
+    scale_range: list = field(default_factory=lambda: [1.0, 1.0])  # crops shrunk by s in lo..hi, see PhotoBank
     # optimisation
     lr: float = 2e-4
     betas: list = field(default_factory=lambda: [0.5, 0.999])
     weight_decay: float = 0.0
+    # lr schedule: constant until lr_decay_from, then a cosine down to lr_min_ratio x lr at `steps` (0 = constant)
+    lr_decay_from: int = 0
+    lr_min_ratio: float = 0.05
     ema_decay: float = 0.999  # weight EMA (0 = none); the EMA weights are evaluated and exported
     rebalance: float = 0.5  # lambda of rarity weights on the per-pixel L1 (0 = plain L1), see losses
     # GAN only

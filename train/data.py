@@ -84,8 +84,15 @@ class PhotoBank:
     def __len__(self) -> int:
         return len(self.photos)
 
-    def batch(self, rng: np.random.Generator, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """n random size x size crops (random photo, position, horizontal flip)."""
+    def batch(
+        self, rng: np.random.Generator, n: int, size: int, scales: tuple[float, float] = (1.0, 1.0)
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """n random size x size crops (random photo, position, horizontal flip).
+
+        scales (lo, hi) <= 1: each crop first covers size / s px of the photo, s drawn uniformly in lo..hi, and
+        is shrunk to size, so the network also sees objects smaller and more of each scene around them (the
+        app renders a whole 256 px photo at about 0.75 of its training scale). (1, 1): plain crops, no draw.
+        """
         lum = np.empty((n, 1, size, size), np.float32)
         ab = np.empty((n, 2, size, size), np.float32)
         for i in range(n):
@@ -95,9 +102,11 @@ class PhotoBank:
             if min(h, w) < size:
                 p = _resize_photo(p, size / min(h, w))
                 h, w = p.gray.shape
-            y, x = rng.integers(h - size + 1), rng.integers(w - size + 1)
-            g = p.gray[y : y + size, x : x + size]
-            c = p.ab[y : y + size, x : x + size]
+            src = size if scales[0] >= 1.0 else min(h, w, round(size / rng.uniform(*scales)))
+            y, x = rng.integers(h - src + 1), rng.integers(w - src + 1)
+            g, c = p.gray[y : y + src, x : x + src], p.ab[y : y + src, x : x + src]
+            if src != size:
+                g, c = _resize_arrays(g, c, (size, size))
             if rng.random() < 0.5:
                 g, c = g[:, ::-1], c[:, ::-1]
             lum[i, 0] = gray_to_l(g)
@@ -105,9 +114,13 @@ class PhotoBank:
         return lum, ab
 
 
+def _resize_arrays(gray: np.ndarray, ab: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Gray uint8 HxW and ab int8 HxWx2 -> both at size (w, h), bilinear (ab rounded back to int8)."""
+    small = np.asarray(Image.fromarray(gray).resize(size, Image.Resampling.BILINEAR))
+    planes = [Image.fromarray(ab[..., k].astype(np.float32)).resize(size, Image.Resampling.BILINEAR) for k in range(2)]
+    return small, np.clip(np.rint(np.stack(planes, -1)), -128, 127).astype(np.int8)
+
+
 def _resize_photo(p: Photo, scale: float) -> Photo:
     h, w = p.gray.shape
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    gray = np.asarray(Image.fromarray(p.gray).resize(size, Image.Resampling.BILINEAR))
-    ab = np.stack([np.asarray(Image.fromarray(p.ab[..., k].astype(np.float32)).resize(size)) for k in range(2)], -1)
-    return Photo(p.name, gray, np.clip(np.rint(ab), -128, 127).astype(np.int8))
+    return Photo(p.name, *_resize_arrays(p.gray, p.ab, (max(1, round(w * scale)), max(1, round(h * scale)))))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import time
 from pathlib import Path
 
@@ -30,6 +31,15 @@ from train.models import PatchDiscriminator, build_colorizer
 from train.predict import colorize_rgb
 
 LOWER_IS_BETTER = {"de00": True, "psnr": False, "cf_ratio": False}
+
+
+def lr_factor(cfg: TrainConfig, step: int) -> float:
+    """Multiplier of the configured lr at a step: 1 until cfg.lr_decay_from, then a half cosine that reaches
+    cfg.lr_min_ratio at cfg.steps (a low final lr settles the weights: a steadier, more accurate last model)."""
+    if not cfg.lr_decay_from or step < cfg.lr_decay_from:
+        return 1.0
+    t = min(1.0, (step - cfg.lr_decay_from) / max(1, cfg.steps - cfg.lr_decay_from))
+    return cfg.lr_min_ratio + (1.0 - cfg.lr_min_ratio) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 class Trainer:
@@ -83,12 +93,13 @@ class Trainer:
         """Draw a batch, update the model(s); returns the step's losses as floats."""
         cfg, ctx = self.cfg, self.ctx
         size = int(self.rng.choice(cfg.crop_sizes))
-        batch = self.bank.batch(self.rng, max(1, cfg.batch_pixels // size**2), size)
+        batch = self.bank.batch(self.rng, max(1, cfg.batch_pixels // size**2), size, tuple(cfg.scale_range))
         lum, ab = (torch.from_numpy(a).to(ctx.device, non_blocking=True) for a in batch)
         autocast = torch.autocast(ctx.device.type, enabled=ctx.amp)
         adversarial = self.net_d is not None and self.step >= cfg.pretrain_steps
-        for group in self.opt.param_groups:  # the config's lr for this phase, also after a resume
-            group["lr"] = cfg.adv_lr if adversarial and cfg.adv_lr else cfg.lr
+        lr = (cfg.adv_lr if adversarial and cfg.adv_lr else cfg.lr) * lr_factor(cfg, self.step)
+        for group in self.opt.param_groups:  # the config's lr for this phase and step, also after a resume
+            group["lr"] = lr
         self.net.train()
         with autocast:
             if getattr(self.model, "classes", False):  # classification head: rebalanced cross-entropy
