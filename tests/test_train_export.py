@@ -146,6 +146,12 @@ def test_classification_colorizer_trains_and_exports(tmp_path, photo_dir, kind):
     run("-m", "export", str(run_dir / "best.pt"), "-o", str(warm), *flags)
     args = json.loads(colorizer.load(warm).meta["arch_args"])
     assert (args["temperature"], args["prior_correction"], args["chroma_gain"]) == (1.0, 0.5, 1.2)
+    if kind == "cnn":  # choosing the decoding: more gain, more colour; the pick is the flags for export
+        tune = ["-m", "train.tune", str(run_dir / "best.pt"), "--data", str(photo_dir), "--limit", "6"]
+        out = run(*tune, "--prior-correction", "0.5", "--chroma-gain", "0.5", "2", "--min-cf-ratio", "0").stdout
+        rows = [ln.split() for ln in out.splitlines() if ln.startswith("0.35")]
+        assert len(rows) == 2 and float(rows[1][-1]) > float(rows[0][-1])
+        assert "best with cf_ratio >= 0.0: --temperature 0.35 --prior-correction 0.5 --chroma-gain" in out
 
 
 def test_log_keeps_an_older_header_and_migrates_when_needed(tmp_path):

@@ -1,0 +1,99 @@
+"""Choose a classification colorizer's decoding (temperature, prior correction, chroma gain) on held-out photos.
+
+    python -m train.tune CHECKPOINT --data DIR_OR_LIST [--root DIR] [--limit N] [--half a|b]
+                         [--temperature T ...] [--prior-correction BETA ...] [--chroma-gain G ...]
+                         [--min-cf-ratio R]
+
+The network runs once per photo at its render size (the pipeline's own luma and resizing); every setting of the
+grid only re-decodes the cached cell logits (ColorCNN.decode), merges at full resolution and is scored like
+`train.evaluate`. Prints PSNR, ΔE00 and cf_ratio per setting, then the best: the lowest ΔE00 among settings
+with cf_ratio >= --min-cf-ratio, as the flags for `python -m export`. --half a|b keeps every other photo
+(a: 1st, 3rd, ...; b: 2nd, 4th, ...), so a setting can be chosen on one half and checked on the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from colorizer.color import rgb_to_gray
+from colorizer.pipeline import Photo
+from train.checkpoint import colorizer_from_checkpoint, load_checkpoint
+from train.data import load_rgb
+from train.evaluate import evenly_spaced, read_list
+from train.metrics import summarise
+from train.models import ColorCNN
+
+DECODING = ("temperature", "prior_correction", "chroma_gain")
+
+
+@torch.no_grad()
+def cell_logits(net: ColorCNN, photos: list[Photo], render_size: int) -> list[tuple[torch.Tensor, int, int]]:
+    """Per photo: the head's cell logits float32 [1,Q,h',w'] (h', w' = padded render size / 4) and the
+    unpadded render size (h, w)."""
+    out = []
+    for p in tqdm(photos, desc="network", unit="photo"):
+        lum, (h, w) = p.model_input(render_size, net.size_multiple)
+        out.append((net(torch.from_numpy(lum), logits=True), h, w))
+    return out
+
+
+@torch.no_grad()
+def score(ck: dict, setting: dict, logits: list, photos: list[Photo], rgbs: list[np.ndarray]) -> dict:
+    """summarise() of the photos decoded with `setting` (a dict of DECODING values) from cached logits."""
+    net = colorizer_from_checkpoint(ck | {"arch_args": ck["arch_args"] | setting})
+    outs = [p.render(net.decode(z)[0, :, :h, :w].numpy()) for p, (z, h, w) in zip(photos, logits)]
+    return summarise(outs, rgbs)
+
+
+def best_setting(rows: list[tuple[dict, dict]], min_cf_ratio: float) -> tuple[dict, dict] | None:
+    """The (setting, figures) with the lowest ΔE00 among those reaching min_cf_ratio; None if none does."""
+    ok = [r for r in rows if r[1]["cf_ratio"] >= min_cf_ratio]
+    return min(ok, key=lambda r: r[1]["de00"]) if ok else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint", help="a best.pt or last.pt of a classification ColorCNN (CNN or GAN run)")
+    ap.add_argument("--data", required=True, type=Path, help="folder of colour photos, or a list file")
+    ap.add_argument("--root", type=Path, help="folder that relative paths in a list file are relative to")
+    ap.add_argument("--limit", type=int, help="use N evenly spaced photos")
+    ap.add_argument("--half", choices=["a", "b"], help="every other photo (after --limit)")
+    ap.add_argument("--temperature", type=float, nargs="+", default=[0.35])
+    ap.add_argument("--prior-correction", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8])
+    ap.add_argument("--chroma-gain", type=float, nargs="+", default=[1.0, 1.2, 1.4])
+    ap.add_argument("--min-cf-ratio", type=float, default=0.55, help="colourfulness floor of the pick")
+    args = ap.parse_args()
+    ck = load_checkpoint(args.checkpoint)
+    if not ck["arch_args"].get("classes"):
+        raise SystemExit(f"{args.checkpoint}: not a classification colorizer, nothing to tune")
+    files = evenly_spaced(read_list(args.data, args.root), args.limit)
+    files = files[{"a": 0, "b": 1}[args.half] :: 2] if args.half else files
+    rgbs = [load_rgb(f) for f in files]
+    photos = [Photo(rgb_to_gray(x)) for x in rgbs]
+    logits = cell_logits(colorizer_from_checkpoint(ck), photos, ck["render_size"])
+    rows = []
+    print(f"{len(files)} photos; {ck['kind']} step {ck['step']}\nT     beta  gain   PSNR   ΔE00   cf_ratio")
+    for values in itertools.product(args.temperature, args.prior_correction, args.chroma_gain):
+        setting = dict(zip(DECODING, values))
+        rows.append((setting, score(ck, setting, logits, photos, rgbs)))
+        r = rows[-1][1]
+        print("  ".join(f"{v:.2f}" for v in values), f" {r['psnr']:.2f}  {r['de00']:.2f}  {r['cf_ratio']:.3f}")
+    best = best_setting(rows, args.min_cf_ratio)
+    if best is None:
+        raise SystemExit(
+            f"no setting reaches cf_ratio {args.min_cf_ratio}: try a lower prior correction or a higher gain"
+        )
+    flags = " ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in best[0].items())
+    print(
+        f"best with cf_ratio >= {args.min_cf_ratio}: {flags}  (PSNR {best[1]['psnr']:.2f}, ΔE00 {best[1]['de00']:.2f})"
+    )
+
+
+if __name__ == "__main__":
+    main()
