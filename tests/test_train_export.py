@@ -93,6 +93,7 @@ def test_learning_rate_follows_the_phase_and_the_schedule(tmp_path, photo_dir):
         t.step = step
         t.train_step()
         lrs[step] = t.opt.param_groups[0]["lr"]
+    assert t.opt_d.param_groups[0]["lr"] == pytest.approx(cfg.d_lr * 0.1)  # the discriminator's decays alike
     assert lrs[0] == 1e-3  # pretraining
     assert lrs[2] == lrs[6] == 1e-5  # the adversarial phase's own lr, constant until the decay starts
     assert lrs[8] == pytest.approx(1e-5 * (0.1 + 0.9 * 0.5))  # half way down the cosine

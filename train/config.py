@@ -32,7 +32,8 @@ class TrainConfig:
     lr: float = 2e-4
     betas: list = field(default_factory=lambda: [0.5, 0.999])
     weight_decay: float = 0.0
-    # lr schedule: constant until lr_decay_from, then a cosine down to lr_min_ratio x lr at `steps` (0 = constant)
+    # lr schedule (generator and discriminator): constant until lr_decay_from, then a cosine down to
+    # lr_min_ratio x lr at `steps` (0 = constant)
     lr_decay_from: int = 0
     lr_min_ratio: float = 0.05
     ema_decay: float = 0.999  # weight EMA (0 = none); the EMA weights are evaluated and exported

@@ -97,9 +97,11 @@ class Trainer:
         lum, ab = (torch.from_numpy(a).to(ctx.device, non_blocking=True) for a in batch)
         autocast = torch.autocast(ctx.device.type, enabled=ctx.amp)
         adversarial = self.net_d is not None and self.step >= cfg.pretrain_steps
-        lr = (cfg.adv_lr if adversarial and cfg.adv_lr else cfg.lr) * lr_factor(cfg, self.step)
-        for group in self.opt.param_groups:  # the config's lr for this phase and step, also after a resume
-            group["lr"] = lr
+        factor = lr_factor(cfg, self.step)  # the config's lrs for this phase and step, also after a resume
+        for group in self.opt.param_groups:
+            group["lr"] = (cfg.adv_lr if adversarial and cfg.adv_lr else cfg.lr) * factor
+        for group in self.opt_d.param_groups if self.opt_d else []:
+            group["lr"] = cfg.d_lr * factor
         self.net.train()
         with autocast:
             if getattr(self.model, "classes", False):  # classification head: rebalanced cross-entropy
