@@ -2,12 +2,13 @@
 
     python -m export CHECKPOINT -o onnx_models/NAME.onnx [--max-mb 10]
                      [--temperature T] [--prior-correction BETA] [--chroma-gain G]
+                     [--shadow-fade S] [--highlight-fade H]
 
 Rebuilds the network from the checkpoint's own arch and arguments (EMA weights where the run kept them),
 exports with dynamic N, H, W, stamps the metadata, runs the ONNX checker, and compares ONNX Runtime with
 PyTorch on the luminance of real photos (scikit-image samples) at two render sizes. Fails (exit 1, no file left)
 when the largest ab difference exceeds PARITY_TOL or the file exceeds --max-mb. A classification CNN's
-decoding is folded into its head (train.models.ColorCNN.fold_decoding); the three decoding flags override
+decoding is folded into its head (train.models.ColorCNN.fold_decoding); the decoding flags override
 its arch_args (no retraining; see ColorCNN), and the values used are part of the exported arch_args.
 """
 
@@ -107,6 +108,8 @@ def main() -> None:
         "temperature": "annealed-mean temperature",
         "prior_correction": "0..1, how much of the rarity rebalancing to undo",
         "chroma_gain": "factor on ab",
+        "shadow_fade": "L* below which chroma fades to 0 at black (0 = off)",
+        "highlight_fade": "L* units below white over which chroma fades to 0 (0 = off)",
     }  # classification CNN only
     for name, text in decoding.items():
         ap.add_argument("--" + name.replace("_", "-"), type=float, help=text + " (classification CNN only)")

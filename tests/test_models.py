@@ -117,6 +117,24 @@ def test_prior_correction_undoes_the_rebalancing_and_folding_keeps_the_output():
         assert torch.allclose(net(lum), before, atol=1e-4)
 
 
+def test_fades_take_the_colour_out_of_black_and_white():
+    faded = ColorCNN(widths=(8, 8, 8, 8), classes=True, shadow_fade=40.0, highlight_fade=10.0).eval()
+    plain = ColorCNN(widths=(8, 8, 8, 8), classes=True).eval()
+    plain.load_state_dict(faded.state_dict())
+    with torch.no_grad():
+        for net in (faded, plain):  # the same confident cell everywhere: ab is flat before the fades
+            net.head.weight.zero_()
+            net.head.bias.fill_(-30.0)
+            net.head.bias[ab_to_bin(torch.tensor([[[[20.0]], [[-40.0]]]])).item()] = 30.0
+        lum = torch.tensor([0.0, 10.0, 20.0, 40.0, 60.0, 90.0, 95.0, 100.0]).repeat_interleave(4)
+        lum = lum[None, None, None, :].expand(1, 1, 16, 32).contiguous()
+        before = faded(lum)
+        ratio = (before / plain(lum))[0, :, 8, 1::4]  # per L* level, for a and b
+        assert torch.allclose(faded.fold_decoding()(lum), before, atol=1e-4)  # exported as trained
+    expected = torch.tensor([0.0, 0.25, 0.5, 1.0, 1.0, 1.0, 0.5, 0.0])  # L*/40 in shadows, (100-L*)/10 near white
+    assert torch.allclose(ratio, expected.expand(2, 8), atol=1e-3)
+
+
 def test_global_context_lets_far_away_content_change_a_pixel():
     lum = torch.full((1, 1, 512, 512), 50.0)
     far = lum.clone()

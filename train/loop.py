@@ -108,7 +108,7 @@ class Trainer:
                 cell_logits = self.net(lum, logits=True)
                 loss = weighted_ce(cell_logits, ab, self.weights)
                 losses = {"ce": loss.item()}
-                fake = self.model.decode(cell_logits) if adversarial else None  # what the discriminator sees
+                fake = self.model.decode(cell_logits, lum) if adversarial else None  # what the discriminator sees
             else:
                 fake = self.net(lum)
                 l1 = weighted_l1(fake.float(), ab, self.weights)

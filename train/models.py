@@ -46,7 +46,12 @@ class ColorCNN(nn.Module):
       prior_correction  beta in 0..1: subtract beta * log(rarity weight) from the logits. Training with
                         rarity-weighted cross-entropy makes the softmax estimate w(q) * p(q | L) (normalised);
                         beta = 1 undoes that (logit adjustment, Menon et al., ICLR 2021), beta = 0 keeps it;
-      chroma_gain       a final factor on ab.
+      chroma_gain       a final factor on ab;
+      shadow_fade       L* units: chroma fades linearly to 0 from L* = shadow_fade down to black (0 = off);
+      highlight_fade    L* units: chroma fades linearly to 0 from L* = 100 - highlight_fade up to white (0 = off).
+    The two fades are a prior the data shows and the network misses: real photos have almost no chroma in deep
+    shadows and clipped highlights (mean chroma 3 below L* 5, 0 at L* 100 in our training photos, where the
+    CNN predicted 5 and 4), and a given ab is far more saturated on a dark pixel than on a mid-gray one.
     """
 
     def __init__(
@@ -57,6 +62,8 @@ class ColorCNN(nn.Module):
         prior_correction: float = 0.0,
         chroma_gain: float = 1.0,
         global_context: bool = False,
+        shadow_fade: float = 0.0,
+        highlight_fade: float = 0.0,
     ):
         super().__init__()
         w0, w1, w2, w3 = widths
@@ -72,6 +79,7 @@ class ColorCNN(nn.Module):
         self.dec4 = conv(w1, w1)
         self.classes, self.temperature = classes, temperature
         self.prior_correction, self.chroma_gain = prior_correction, chroma_gain
+        self.shadow_fade, self.highlight_fade = shadow_fade, highlight_fade
         self.head = nn.Conv2d(w1, BINS * BINS if classes else 2, 1)
         self.folded = False
         if classes:
@@ -97,18 +105,24 @@ class ColorCNN(nn.Module):
         if logits:
             return out
         if self.classes:
-            return self.decode(out)
+            return self.decode(out, lum)
         return F.interpolate(out * AB_SCALE, scale_factor=4.0, mode="bilinear")
 
-    def decode(self, out: torch.Tensor) -> torch.Tensor:
+    def decode(self, out: torch.Tensor, lum: torch.Tensor) -> torch.Tensor:
         """Head output [N,Q,H/4,W/4] (cell logits, or after fold_decoding the adjusted, scaled ones of the kept
-        cells) -> annealed mean ab [N,2,H,W]: sum_q softmax(z)_q * centre_q with z = (logits - adj) / T,
-        upsampled x4. Differentiable: the GAN's adversarial loss trains through it."""
+        cells) and the input L [N,1,H,W] -> annealed mean ab [N,2,H,W]: sum_q softmax(z)_q * centre_q with
+        z = (logits - adj) / T, upsampled x4, then faded in shadows and highlights. Differentiable: the GAN's
+        adversarial loss trains through it."""
         z = out.float()
         if not self.folded:
             z = (z - self.logit_adjustment()[:, None, None]) / self.temperature  # never-seen cells: -inf
         num = F.conv2d(torch.exp(z - z.amax(1, keepdim=True)), self.centres)  # [N,3,H/4,W/4]
-        return F.interpolate(num[:, :2] / num[:, 2:], scale_factor=4.0, mode="bilinear")
+        ab = F.interpolate(num[:, :2] / num[:, 2:], scale_factor=4.0, mode="bilinear")
+        if self.shadow_fade:
+            ab = ab * torch.clamp(lum / self.shadow_fade, max=1.0)  # [N,1,H,W] broadcast over a, b
+        if self.highlight_fade:
+            ab = ab * torch.clamp((100.0 - lum) / self.highlight_fade, 0.0, 1.0)
+        return ab
 
     def logit_adjustment(self) -> torch.Tensor:
         """What decoding subtracts from each cell's logit [Q]: prior_correction * log weight, +inf for the

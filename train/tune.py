@@ -2,7 +2,7 @@
 
     python -m train.tune CHECKPOINT --data DIR_OR_LIST [--root DIR] [--limit N] [--half a|b]
                          [--temperature T ...] [--prior-correction BETA ...] [--chroma-gain G ...]
-                         [--min-cf-ratio R]
+                         [--shadow-fade S ...] [--highlight-fade H ...] [--min-cf-ratio R]
 
 The network runs once per photo at its render size (the pipeline's own luma and resizing); every setting of the
 grid only re-decodes the cached cell logits (ColorCNN.decode), merges at full resolution and is scored like
@@ -29,17 +29,18 @@ from train.evaluate import evenly_spaced, read_list
 from train.metrics import summarise
 from train.models import ColorCNN
 
-DECODING = ("temperature", "prior_correction", "chroma_gain")
+DECODING = ("temperature", "prior_correction", "chroma_gain", "shadow_fade", "highlight_fade")
 
 
 @torch.no_grad()
-def cell_logits(net: ColorCNN, photos: list[Photo], render_size: int) -> list[tuple[torch.Tensor, int, int]]:
-    """Per photo: the head's cell logits float32 [1,Q,h',w'] (h', w' = padded render size / 4) and the
-    unpadded render size (h, w)."""
+def cell_logits(net: ColorCNN, photos: list[Photo], render_size: int) -> list[tuple]:
+    """Per photo: the head's cell logits float32 [1,Q,h'/4,w'/4], the network's input L [1,1,h',w'] (padded
+    render size h', w') and the unpadded render size h, w."""
     out = []
     for p in tqdm(photos, desc="network", unit="photo"):
         lum, (h, w) = p.model_input(render_size, net.size_multiple)
-        out.append((net(torch.from_numpy(lum), logits=True), h, w))
+        lum = torch.from_numpy(lum)
+        out.append((net(lum, logits=True), lum, h, w))
     return out
 
 
@@ -47,7 +48,7 @@ def cell_logits(net: ColorCNN, photos: list[Photo], render_size: int) -> list[tu
 def score(ck: dict, setting: dict, logits: list, photos: list[Photo], rgbs: list[np.ndarray]) -> dict:
     """summarise() of the photos decoded with `setting` (a dict of DECODING values) from cached logits."""
     net = colorizer_from_checkpoint(ck | {"arch_args": ck["arch_args"] | setting})
-    outs = [p.render(net.decode(z)[0, :, :h, :w].numpy()) for p, (z, h, w) in zip(photos, logits)]
+    outs = [p.render(net.decode(z, lum)[0, :, :h, :w].numpy()) for p, (z, lum, h, w) in zip(photos, logits)]
     return summarise(outs, rgbs)
 
 
@@ -60,6 +61,7 @@ def best_setting(rows: list[tuple[dict, dict]], min_cf_ratio: float) -> tuple[di
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", help="a best.pt or last.pt of a classification ColorCNN (CNN or GAN run)")
+    # Each decoding argument takes a list: every combination is scored. See train.models.ColorCNN.
     ap.add_argument("--data", required=True, type=Path, help="folder of colour photos, or a list file")
     ap.add_argument("--root", type=Path, help="folder that relative paths in a list file are relative to")
     ap.add_argument("--limit", type=int, help="use N evenly spaced photos")
@@ -67,6 +69,8 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, nargs="+", default=[0.35])
     ap.add_argument("--prior-correction", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8])
     ap.add_argument("--chroma-gain", type=float, nargs="+", default=[1.0, 1.2, 1.4])
+    ap.add_argument("--shadow-fade", type=float, nargs="+", default=[0.0])
+    ap.add_argument("--highlight-fade", type=float, nargs="+", default=[0.0])
     ap.add_argument("--min-cf-ratio", type=float, default=0.55, help="colourfulness floor of the pick")
     args = ap.parse_args()
     ck = load_checkpoint(args.checkpoint)
@@ -78,12 +82,14 @@ def main() -> None:
     photos = [Photo(rgb_to_gray(x)) for x in rgbs]
     logits = cell_logits(colorizer_from_checkpoint(ck), photos, ck["render_size"])
     rows = []
-    print(f"{len(files)} photos; {ck['kind']} step {ck['step']}\nT     beta  gain   PSNR   ΔE00   cf_ratio")
-    for values in itertools.product(args.temperature, args.prior_correction, args.chroma_gain):
+    print(f"{len(files)} photos; {ck['kind']} step {ck['step']}")
+    print("T      beta   gain   shadow highlight  PSNR  ΔE00  cf_ratio")
+    grid = (args.temperature, args.prior_correction, args.chroma_gain, args.shadow_fade, args.highlight_fade)
+    for values in itertools.product(*grid):
         setting = dict(zip(DECODING, values))
         rows.append((setting, score(ck, setting, logits, photos, rgbs)))
         r = rows[-1][1]
-        print("  ".join(f"{v:.2f}" for v in values), f" {r['psnr']:.2f}  {r['de00']:.2f}  {r['cf_ratio']:.3f}")
+        print("  ".join(f"{v:5.2f}" for v in values), f" {r['psnr']:.2f}  {r['de00']:.2f}  {r['cf_ratio']:.3f}")
     best = best_setting(rows, args.min_cf_ratio)
     if best is None:
         raise SystemExit(
