@@ -143,10 +143,14 @@ def test_classification_colorizer_trains_and_exports(tmp_path, photo_dir, kind):
     assert json.loads(model.meta["arch_args"])["classes"] is True
     assert model.colorize(np.zeros((50, 70), np.uint8)).shape == (50, 70, 3)
     warm = tmp_path / "warm.onnx"
-    flags = ["--temperature", "1.0", "--prior-correction", "0.5", "--chroma-gain", "1.2"]
+    flags = ["--temperature", "1.0", "--prior-correction", "0.5", "--chroma-gain", "1.2", "--shadow-fade", "50",
+             "--highlight-fade", "5"]  # fmt: skip
     run("-m", "export", str(run_dir / "best.pt"), "-o", str(warm), *flags)
     args = json.loads(colorizer.load(warm).meta["arch_args"])
-    assert (args["temperature"], args["prior_correction"], args["chroma_gain"]) == (1.0, 0.5, 1.2)
+    names = ("temperature", "prior_correction", "chroma_gain", "shadow_fade", "highlight_fade")
+    assert tuple(args[k] for k in names) == (1.0, 0.5, 1.2, 50.0, 5.0)
+    black = colorizer.load(warm).colorize(np.zeros((40, 40), np.uint8))  # faded: no colour in pure black
+    assert black.max() == 0
     if kind == "cnn":  # choosing the decoding: more gain, more colour; the pick is the flags for export
         tune = ["-m", "train.tune", str(run_dir / "best.pt"), "--data", str(photo_dir), "--limit", "6"]
         out = run(*tune, "--prior-correction", "0.5", "--chroma-gain", "0.5", "2", "--min-cf-ratio", "0").stdout

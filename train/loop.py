@@ -35,7 +35,8 @@ LOWER_IS_BETTER = {"de00": True, "psnr": False, "cf_ratio": False}
 
 def lr_factor(cfg: TrainConfig, step: int) -> float:
     """Multiplier of the configured lr at a step: 1 until cfg.lr_decay_from, then a half cosine that reaches
-    cfg.lr_min_ratio at cfg.steps (a low final lr settles the weights: a steadier, more accurate last model)."""
+    cfg.lr_min_ratio at cfg.steps. (Measured on the CNN, 5,000 constant + 3,000 decaying steps: no better than
+    stopping at 5,000; see README "Training results".)"""
     if not cfg.lr_decay_from or step < cfg.lr_decay_from:
         return 1.0
     t = min(1.0, (step - cfg.lr_decay_from) / max(1, cfg.steps - cfg.lr_decay_from))
