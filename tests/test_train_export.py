@@ -154,7 +154,7 @@ def test_classification_colorizer_trains_and_exports(tmp_path, photo_dir, kind):
     if kind == "cnn":  # choosing the decoding: more gain, more colour; the pick is the flags for export
         tune = ["-m", "train.tune", str(run_dir / "best.pt"), "--data", str(photo_dir), "--limit", "6"]
         out = run(*tune, "--prior-correction", "0.5", "--chroma-gain", "0.5", "2", "--min-cf-ratio", "0").stdout
-        rows = [ln.split() for ln in out.splitlines() if ln.startswith("0.35")]
+        rows = [ln.split() for ln in out.splitlines() if ln.split()[:1] == ["0.35"]]  # T of each setting
         assert len(rows) == 2 and float(rows[1][-1]) > float(rows[0][-1])
         assert "best with cf_ratio >= 0.0: --temperature 0.35 --prior-correction 0.5 --chroma-gain" in out
 
