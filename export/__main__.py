@@ -29,6 +29,7 @@ from skimage import data as skdata
 from colorizer.model import CONTRACT
 from colorizer.pipeline import Photo
 from train.checkpoint import colorizer_from_checkpoint, load_checkpoint
+from train.models import DECODING
 from train.predict import torch_predict
 
 PARITY_TOL = 0.05  # max |ab_onnx - ab_torch| in Lab units; a just-visible colour difference is about 1
@@ -104,20 +105,13 @@ def main() -> None:
     ap.add_argument("checkpoint", help="a best.pt or last.pt written by python -m train")
     ap.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     ap.add_argument("--max-mb", type=float, default=10.0, help="refuse models larger than this (default 10)")
-    decoding = {
-        "temperature": "annealed-mean temperature",
-        "prior_correction": "0..1, how much of the rarity rebalancing to undo",
-        "chroma_gain": "factor on ab",
-        "shadow_fade": "L* below which chroma fades to 0 at black (0 = off)",
-        "highlight_fade": "L* units below white over which chroma fades to 0 (0 = off)",
-    }  # classification CNN only
-    for name, text in decoding.items():
+    for name, text in DECODING.items():
         ap.add_argument("--" + name.replace("_", "-"), type=float, help=text + " (classification CNN only)")
     args = ap.parse_args()
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     ck = load_checkpoint(args.checkpoint)
-    chosen = {k: getattr(args, k) for k in decoding if getattr(args, k) is not None}
+    chosen = {k: getattr(args, k) for k in DECODING if getattr(args, k) is not None}
     if chosen and not ck["arch_args"].get("classes"):
         sys.exit("the decoding flags apply to a classification CNN only (arch_args classes = true)")
     ck["arch_args"] = ck["arch_args"] | chosen

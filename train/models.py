@@ -17,6 +17,14 @@ from torch import nn
 from train.bins import BINS, bin_to_ab
 
 AB_SCALE = 100.0  # network outputs are ab / AB_SCALE, so unit-variance-ish targets
+# ColorCNN's decoding arguments (classes=True), chosen after training: python -m train.tune, python -m export.
+DECODING = {
+    "temperature": "annealed-mean temperature",
+    "prior_correction": "0..1, how much of the rarity rebalancing to undo",
+    "chroma_gain": "factor on ab",
+    "shadow_fade": "L* below which chroma fades to 0 at black (0 = off)",
+    "highlight_fade": "L* units below white over which chroma fades to 0 (0 = off)",
+}
 
 
 def conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:

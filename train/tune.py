@@ -1,4 +1,4 @@
-"""Choose a classification colorizer's decoding (temperature, prior correction, chroma gain) on held-out photos.
+"""Choose a classification colorizer's decoding (temperature, prior correction, gain, fades) on held-out photos.
 
     python -m train.tune CHECKPOINT --data DIR_OR_LIST [--root DIR] [--limit N] [--half a|b]
                          [--temperature T ...] [--prior-correction BETA ...] [--chroma-gain G ...]
@@ -27,9 +27,9 @@ from train.checkpoint import colorizer_from_checkpoint, load_checkpoint
 from train.data import load_rgb
 from train.evaluate import evenly_spaced, read_list
 from train.metrics import summarise
-from train.models import ColorCNN
+from train.models import DECODING, ColorCNN
 
-DECODING = ("temperature", "prior_correction", "chroma_gain", "shadow_fade", "highlight_fade")
+DEFAULT_GRID = {"temperature": [0.35], "prior_correction": [0.5, 0.6, 0.7, 0.8], "chroma_gain": [1.0, 1.2, 1.4]}
 
 
 @torch.no_grad()
@@ -61,16 +61,14 @@ def best_setting(rows: list[tuple[dict, dict]], min_cf_ratio: float) -> tuple[di
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", help="a best.pt or last.pt of a classification ColorCNN (CNN or GAN run)")
-    # Each decoding argument takes a list: every combination is scored. See train.models.ColorCNN.
     ap.add_argument("--data", required=True, type=Path, help="folder of colour photos, or a list file")
     ap.add_argument("--root", type=Path, help="folder that relative paths in a list file are relative to")
     ap.add_argument("--limit", type=int, help="use N evenly spaced photos")
     ap.add_argument("--half", choices=["a", "b"], help="every other photo (after --limit)")
-    ap.add_argument("--temperature", type=float, nargs="+", default=[0.35])
-    ap.add_argument("--prior-correction", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8])
-    ap.add_argument("--chroma-gain", type=float, nargs="+", default=[1.0, 1.2, 1.4])
-    ap.add_argument("--shadow-fade", type=float, nargs="+", default=[0.0])
-    ap.add_argument("--highlight-fade", type=float, nargs="+", default=[0.0])
+    for name, text in DECODING.items():  # each takes a list of values: every combination is scored
+        values = DEFAULT_GRID.get(name, [0.0])
+        flag = "--" + name.replace("_", "-")
+        ap.add_argument(flag, type=float, nargs="+", default=values, help=f"{text}; default {values}")
     ap.add_argument("--min-cf-ratio", type=float, default=0.55, help="colourfulness floor of the pick")
     args = ap.parse_args()
     ck = load_checkpoint(args.checkpoint)
@@ -84,8 +82,7 @@ def main() -> None:
     rows = []
     print(f"{len(files)} photos; {ck['kind']} step {ck['step']}")
     print("T      beta   gain   shadow highlight  PSNR  ΔE00  cf_ratio")
-    grid = (args.temperature, args.prior_correction, args.chroma_gain, args.shadow_fade, args.highlight_fade)
-    for values in itertools.product(*grid):
+    for values in itertools.product(*(getattr(args, name) for name in DECODING)):
         setting = dict(zip(DECODING, values))
         rows.append((setting, score(ck, setting, logits, photos, rgbs)))
         r = rows[-1][1]
@@ -96,9 +93,8 @@ def main() -> None:
             f"no setting reaches cf_ratio {args.min_cf_ratio}: try a lower prior correction or a higher gain"
         )
     flags = " ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in best[0].items())
-    print(
-        f"best with cf_ratio >= {args.min_cf_ratio}: {flags}  (PSNR {best[1]['psnr']:.2f}, ΔE00 {best[1]['de00']:.2f})"
-    )
+    figures = f"PSNR {best[1]['psnr']:.2f}, ΔE00 {best[1]['de00']:.2f}, cf_ratio {best[1]['cf_ratio']:.3f}"
+    print(f"best with cf_ratio >= {args.min_cf_ratio}: {flags}  ({figures})")
 
 
 if __name__ == "__main__":
