@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from colorizer.color import rgb_to_gray
 from colorizer.pipeline import Photo
 from train.checkpoint import colorizer_from_checkpoint, load_checkpoint
 from train.data import load_rgb
@@ -77,7 +76,7 @@ def main() -> None:
     files = evenly_spaced(read_list(args.data, args.root), args.limit)
     files = files[{"a": 0, "b": 1}[args.half] :: 2] if args.half else files
     rgbs = [load_rgb(f) for f in files]
-    photos = [Photo(rgb_to_gray(x)) for x in rgbs]
+    photos = [Photo.from_image(x) for x in rgbs]
     logits = cell_logits(colorizer_from_checkpoint(ck), photos, ck["render_size"])
     rows = []
     print(f"{len(files)} photos; {ck['kind']} step {ck['step']}")
