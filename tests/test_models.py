@@ -38,6 +38,16 @@ def test_discriminator_patch_logits():
     assert out.shape == (3, 1, 8, 12)
 
 
+def test_multiscale_discriminator_sees_coarser_copies():
+    d = PatchDiscriminator(width=8, scales=3).eval()  # eval: spectral norm does not step its power iteration
+    lum, ab = torch.rand(2, 1, 64, 96) * 100, torch.randn(2, 2, 64, 96) * 20
+    out = d(lum, ab)
+    assert out.shape == (2, 3, 8, 12)  # one channel per scale, on the finest patch grid
+    assert torch.equal(out[:, :1], d.net(torch.cat([lum / 50 - 1, ab / 100], 1)))  # the full-size PatchGAN
+    coarsest = out[:, 2]  # 4x pooled input: a 2 x 3 patch grid repeated 4 x 4
+    assert torch.equal(coarsest, coarsest[:, ::4, ::4].repeat_interleave(4, 1).repeat_interleave(4, 2))
+
+
 def test_ab_bins_round_trip():
     centres = bin_to_ab(torch.arange(BINS * BINS))  # [Q,2]
     again = ab_to_bin(centres.T.reshape(1, 2, BINS, BINS)).flatten()

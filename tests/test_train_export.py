@@ -86,8 +86,10 @@ def test_cnn_weight_averaging_can_start_on_resume(tmp_path, photo_dir):
 
 def test_learning_rate_follows_the_phase_and_the_schedule(tmp_path, photo_dir):
     cfg = load_config(None, model_default="gan", pretrain_steps=2, lr=1e-3, adv_lr=1e-5, val_images=2, steps=10,
-                      lr_decay_from=6, lr_min_ratio=0.1, val_percent=20, crop_sizes=[64], d_width=8)  # fmt: skip
+                      lr_decay_from=6, lr_min_ratio=0.1, val_percent=20, crop_sizes=[64], d_width=8,
+                      d_scales=2)  # fmt: skip
     t = Trainer(cfg, photo_dir, tmp_path)
+    assert len(t.disc.coarser) == 1  # the adversarial steps below train a two-scale discriminator
     lrs = {}
     for step in (0, 2, 6, 8, 10):
         t.step = step

@@ -46,6 +46,7 @@ class TrainConfig:
     adv_lr: float = 0.0  # the generator's learning rate in the adversarial phase (0 = lr)
     d_lr: float = 2e-4
     d_width: int = 64
+    d_scales: int = 1  # 2+: multi-scale PatchGAN, see models.PatchDiscriminator
     # bookkeeping
     eval_every: int = 500
     ckpt_every: int = 250

@@ -81,7 +81,7 @@ class Trainer:
         if cfg.ema_decay > 0:
             self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
         if cfg.model == "gan":
-            self.disc = PatchDiscriminator(cfg.d_width).to(ctx.device)
+            self.disc = PatchDiscriminator(cfg.d_width, scales=cfg.d_scales).to(ctx.device)
             self.net_d = distributed.wrap(self.disc, ctx)
             self.opt_d = torch.optim.Adam(self.disc.parameters(), cfg.d_lr, tuple(cfg.betas))
         self.step, self.seconds, self.best = 0, 0.0, None

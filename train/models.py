@@ -186,13 +186,21 @@ class UNetGenerator(nn.Module):
 
 
 class PatchDiscriminator(nn.Module):
-    """PatchGAN conditioned on L: (L, ab) [N,3,H,W] -> real/fake logits [N,1,H/8,W/8].
+    """PatchGAN conditioned on L: (L, ab) [N,3,H,W] -> real/fake logits [N,scales,H/8,W/8].
 
     Spectral normalisation on every conv keeps the critic Lipschitz and the game stable on small data.
+    scales > 1 makes it multi-scale (pix2pixHD): one more PatchGAN per scale sees the pair average-pooled
+    2x, 4x, ...; its coarser logits are repeated up to the finest grid, so each scale weighs alike in a loss
+    that takes the mean over all logits.
     """
 
-    def __init__(self, width: int = 64, layers: int = 3):
+    def __init__(self, width: int = 64, layers: int = 3, scales: int = 1):
         super().__init__()
+        self.net = self._patchgan(width, layers)
+        self.coarser = nn.ModuleList(self._patchgan(width, layers) for _ in range(scales - 1))
+
+    @staticmethod
+    def _patchgan(width: int, layers: int) -> nn.Sequential:
         sn = nn.utils.spectral_norm
         blocks: list[nn.Module] = []
         cin = 3
@@ -201,11 +209,16 @@ class PatchDiscriminator(nn.Module):
             blocks += [sn(nn.Conv2d(cin, cout, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
             cin = cout
         blocks += [sn(nn.Conv2d(cin, cin, 3, 1, 1)), nn.LeakyReLU(0.2, inplace=True), sn(nn.Conv2d(cin, 1, 3, 1, 1))]
-        self.net = nn.Sequential(*blocks)
+        return nn.Sequential(*blocks)
 
     def forward(self, lum: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-        """L [N,1,H,W] 0..100 and ab [N,2,H,W] Lab units -> logits [N,1,H/8,W/8]."""
-        return self.net(torch.cat([normalise(lum), ab / AB_SCALE], 1))
+        """L [N,1,H,W] 0..100 and ab [N,2,H,W] Lab units -> logits [N,scales,H/8,W/8]."""
+        x = torch.cat([normalise(lum), ab / AB_SCALE], 1)
+        out = [self.net(x)]
+        for d in self.coarser:
+            x = F.avg_pool2d(x, 2)
+            out.append(F.interpolate(d(x), size=out[0].shape[-2:], mode="nearest"))
+        return torch.cat(out, 1)
 
 
 ARCHS = {"ColorCNN": ColorCNN, "UNetGenerator": UNetGenerator}
