@@ -186,3 +186,10 @@ def test_quantize_makes_a_checked_int8_copy(trained, photo_dir, tmp_path):
     out.unlink()
     failed = subprocess.run([sys.executable, "-m", "export.quantize", *common, "--max-de00", "0"], cwd=ROOT)
     assert failed.returncode != 0 and not out.exists()  # over the tolerance: no file left behind
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "train" / "configs").glob("*.toml")), ids=lambda p: p.name)
+def test_every_config_in_the_repository_loads(path):
+    cfg = load_config(path)  # unknown keys or values are an error
+    assert cfg.model == path.stem.split("_")[0]  # cnn*.toml train a CNN, gan*.toml a GAN
+    assert f"--config train/configs/{path.name}" in path.read_text()  # its header shows the command
