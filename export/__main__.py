@@ -29,7 +29,7 @@ from skimage import data as skdata
 from colorizer.model import CONTRACT
 from colorizer.pipeline import Photo
 from train.checkpoint import colorizer_from_checkpoint, load_checkpoint
-from train.models import DECODING
+from train.models import DECODING, decoding_flag
 from train.predict import torch_predict
 
 PARITY_TOL = 0.05  # max |ab_onnx - ab_torch| in Lab units; a just-visible colour difference is about 1
@@ -106,7 +106,7 @@ def main() -> None:
     ap.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     ap.add_argument("--max-mb", type=float, default=10.0, help="refuse models larger than this (default 10)")
     for name, text in DECODING.items():
-        ap.add_argument("--" + name.replace("_", "-"), type=float, help=text + " (classification CNN only)")
+        ap.add_argument(decoding_flag(name), type=float, help=text + " (classification CNN only)")
     args = ap.parse_args()
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,11 @@ DECODING = {
 }
 
 
+def decoding_flag(name: str) -> str:
+    """The command-line flag of a DECODING argument, shared by export and tune: chroma_gain -> --chroma-gain."""
+    return "--" + name.replace("_", "-")
+
+
 def conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
     """3x3 conv (replicate padding) + BatchNorm + ReLU; BatchNorm folds into the conv at export."""
     return nn.Sequential(

@@ -26,7 +26,7 @@ from train.checkpoint import colorizer_from_checkpoint, load_checkpoint
 from train.data import load_rgb
 from train.evaluate import evenly_spaced, read_list
 from train.metrics import summarise
-from train.models import DECODING, ColorCNN
+from train.models import DECODING, ColorCNN, decoding_flag
 
 DEFAULT_GRID = {"temperature": [0.35], "prior_correction": [0.5, 0.6, 0.7, 0.8], "chroma_gain": [1.0, 1.2, 1.4]}
 
@@ -66,8 +66,7 @@ def main() -> None:
     ap.add_argument("--half", choices=["a", "b"], help="every other photo (after --limit)")
     for name, text in DECODING.items():  # each takes a list of values: every combination is scored
         values = DEFAULT_GRID.get(name, [0.0])
-        flag = "--" + name.replace("_", "-")
-        ap.add_argument(flag, type=float, nargs="+", default=values, help=f"{text}; default {values}")
+        ap.add_argument(decoding_flag(name), type=float, nargs="+", default=values, help=f"{text}; default {values}")
     ap.add_argument("--min-cf-ratio", type=float, default=0.55, help="colourfulness floor of the pick")
     args = ap.parse_args()
     ck = load_checkpoint(args.checkpoint)
@@ -91,7 +90,7 @@ def main() -> None:
         raise SystemExit(
             f"no setting reaches cf_ratio {args.min_cf_ratio}: try a lower prior correction or a higher gain"
         )
-    flags = " ".join(f"--{k.replace('_', '-')} {v:g}" for k, v in best[0].items())
+    flags = " ".join(f"{decoding_flag(k)} {v:g}" for k, v in best[0].items())
     figures = f"PSNR {best[1]['psnr']:.2f}, ΔE00 {best[1]['de00']:.2f}, cf_ratio {best[1]['cf_ratio']:.3f}"
     print(f"best with cf_ratio >= {args.min_cf_ratio}: {flags}  ({figures})")
 
