@@ -1,27 +1,55 @@
 """python -m train.evaluate on a few synthetic photos."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from colorizer.color import gray_to_l, lab_to_rgb, rgb_to_gray
 from helpers import run
-from train.evaluate import SHEET_HEIGHT, evenly_spaced, read_list
+from train.data import load_rgb
+from train.evaluate import SHEET_HEIGHT, SUBSET, evaluate, evenly_spaced, is_imagenet, markdown, read_list
+from train.metrics import summarise
+
+FIGURES = {"psnr", "de00", "cf", "cf_ratio", "hue_hit", "seconds", "n"}
 
 
-def test_table_keys_and_gray_baseline(trained, photo_dir, tmp_path):
+@pytest.fixture(scope="module")
+def mixed_dir(photo_dir, tmp_path_factory):
+    """Five of the synthetic photos, two named as ImageNet samples (one per prefix), three not."""
+    d = tmp_path_factory.mktemp("mixed")
+    names = ["imagenet_n01.jpg", "imagen_n02.jpg", "bsds_1.jpg", "coco_2.jpg", "syn_3.jpg"]
+    for src, name in zip(sorted(photo_dir.iterdir()), names):
+        shutil.copy(src, d / name)
+    return d
+
+
+class Tint:
+    """A stand-in colorizer: the input's lightness with one constant warm ab."""
+
+    name = "tint"
+
+    def colorize(self, gray: np.ndarray) -> np.ndarray:
+        lum = gray_to_l(gray)
+        return lab_to_rgb(lum, np.broadcast_to(np.float32([10, 20]), (*lum.shape, 2)))
+
+
+def test_table_keys_and_gray_baseline(trained, mixed_dir, tmp_path):
     out = tmp_path / "eval"
-    run("-m", "train.evaluate", "--data", str(photo_dir), "--models", str(trained["cnn"]), str(trained["gan"]),
-        "--limit", "5", "--out", str(out))  # fmt: skip
+    run("-m", "train.evaluate", "--data", str(mixed_dir), "--models", str(trained["cnn"]), str(trained["gan"]),
+        "--out", str(out))  # fmt: skip
     results = json.loads((out / "results.json").read_text())
     assert list(results) == ["gray", "cnn", "gan"]
     for r in results.values():
-        assert set(r) == {"psnr", "de00", "cf", "cf_ratio", "seconds", "n"} and r["n"] == 5
-    assert results["gray"]["cf_ratio"] == 0.0 and results["gray"]["cf"] == 0.0
-    assert results["cnn"]["seconds"] > 0
+        assert set(r) == FIGURES | {SUBSET} and r["n"] == 5
+        assert set(r[SUBSET]) == FIGURES and r[SUBSET]["n"] == 3
+    assert results["gray"]["cf_ratio"] == 0.0 and results["gray"]["cf"] == 0.0 and results["gray"]["hue_hit"] == 0.0
+    assert results["cnn"]["seconds"] > 0 and 0 <= results["cnn"]["hue_hit"] <= 1
     table = (out / "results.md").read_text()
-    assert "| gray |" in table and "| gan |" in table
+    assert "| gray |" in table and "| gan |" in table and "| hue_hit |" in table
+    assert table.splitlines()[-1].startswith(f"| gan ({SUBSET}) |") and table.count(f"({SUBSET}) |") == 3
     with Image.open(out / "sheet.png") as sheet:  # 5 rows of gray | cnn | gan | original
         assert sheet.height == 5 * (SHEET_HEIGHT + 4) and sheet.width >= 4 * SHEET_HEIGHT * 0.7
 
@@ -41,6 +69,7 @@ def test_stamp_puts_the_figures_into_the_model(trained, photo_dir, tmp_path):
     figures = json.loads(stamped.meta["eval_metrics"])
     assert figures["de00"] == results["stamped"]["de00"] and figures["gray_psnr"] == results["gray"]["psnr"]
     assert figures["n"] == 3 and "3 photos" in figures["data"]
+    assert figures["hue_hit"] == results["stamped"]["hue_hit"]
     assert stamped.meta["arch_args"] == colorizer.load(trained["gan"]).meta["arch_args"]  # the rest is kept
 
 
@@ -58,3 +87,34 @@ def test_list_file_and_limit(photo_dir, tmp_path):
 def test_evenly_spaced_is_deterministic(limit):
     items = list(np.arange(20))
     assert evenly_spaced(items, limit) == evenly_spaced(items, limit) and len(evenly_spaced(items, limit)) == limit
+
+
+def test_non_imagenet_figures_come_from_the_same_photos(mixed_dir):
+    files = sorted(mixed_dir.iterdir())
+    results, sheet = evaluate(files, [Tint()])
+    others = [f for f in files if not is_imagenet(f)]
+    rgbs = [load_rgb(f) for f in others]
+    alone = summarise([Tint().colorize(rgb_to_gray(rgb)) for rgb in rgbs], rgbs)
+    subset = results["tint"][SUBSET]
+    assert {k: subset[k] for k in alone} == pytest.approx(alone) and subset["n"] == 3
+    assert subset["hue_hit"] != pytest.approx(results["tint"]["hue_hit"])  # the ImageNet two count in the whole
+    assert len(sheet) == 5 and len(sheet[0]) == 3  # gray | tint | original
+    assert "| tint (non-ImageNet) |" in markdown(results)
+
+
+def test_no_subset_without_imagenet_photos(photo_dir):
+    results, _ = evaluate(sorted(photo_dir.iterdir())[:2], [Tint()])
+    assert SUBSET not in results["gray"] and SUBSET not in results["tint"] and "non-ImageNet" not in markdown(results)
+
+
+@pytest.mark.parametrize(
+    ("name", "imagenet"),
+    [
+        ("imagenet_n0153.jpg", True),
+        ("imagen_0007.JPEG", True),
+        ("bsds_train_1.jpg", False),
+        ("my_imagenet_1.jpg", False),
+    ],
+)
+def test_imagenet_photos_by_file_name(tmp_path, name, imagenet):
+    assert is_imagenet(tmp_path / name) is imagenet

@@ -5,10 +5,14 @@
 
 For each photo: an 8-bit ITU-R 601 grayscale input (as a scanner makes) is colorized at full resolution
 and compared with the original. Reported per model and for the gray input itself (the baseline): RGB PSNR,
-mean CIEDE2000, Hasler-Suesstrunk colourfulness, cf_ratio (mean colourfulness of outputs / of originals)
-and seconds per image, all means over images. Writes OUT/results.md, OUT/results.json and OUT/sheet.png
-(gray | each model | original for a fixed sample). --data is a folder or a text file of paths, one per line,
-relative ones resolved against --root (default: the list file's folder). --limit keeps N evenly spaced photos.
+mean CIEDE2000, Hasler-Suesstrunk colourfulness, cf_ratio (mean colourfulness of outputs / of originals),
+hue_hit (share of clearly coloured pixels given the right hue, averaged over six hue sectors; see
+train/metrics.py) and seconds per image, all over images. When the photos mix ImageNet samples (file names
+starting with IMAGENET_PREFIXES, which a pretrained ImageNet encoder may have seen) with others, each name also
+gets the same figures over the others alone: rows "NAME (non-ImageNet)" in the table, key "non-ImageNet" in
+the JSON. Writes OUT/results.md, OUT/results.json and OUT/sheet.png (gray | each model | original for a fixed
+sample). --data is a folder or a text file of paths, one per line, relative ones resolved against --root
+(default: the list file's folder). --limit keeps N evenly spaced photos.
 --stamp writes each model's figures, the gray baseline's and the data they came from into the model file's
 metadata (eval_metrics): the final validation table travels with the shipped file.
 """
@@ -28,11 +32,15 @@ from tqdm import tqdm
 import colorizer
 from colorizer.color import gray_to_rgb, rgb_to_gray
 from train.data import list_photos, load_rgb
-from train.metrics import summarise
+from train.metrics import photo_figures, pool
 from train.report import image_sheet
 
 SHEET_ROWS = 8
 SHEET_HEIGHT = 160  # px per sheet row
+# File-name prefixes of the ImageNet and ImageNet-detection samples among the photos: a pretrained ImageNet
+# encoder may have seen them, so the figures are also reported without them.
+IMAGENET_PREFIXES = ("imagenet_", "imagen_")
+SUBSET = "non-ImageNet"  # the name of those figures, in the table and the JSON
 
 
 def read_list(data: Path, root: Path | None) -> list[Path]:
@@ -51,31 +59,51 @@ def evenly_spaced(items: list, limit: int | None) -> list:
     return [items[i] for i in np.linspace(0, len(items) - 1, limit).round().astype(int)]
 
 
+def is_imagenet(path: Path) -> bool:
+    """Whether the photo is an ImageNet sample, by its file name."""
+    return path.name.startswith(IMAGENET_PREFIXES)
+
+
+def colorize_all(gray: np.ndarray, models: list[colorizer.Model]) -> dict[str, tuple[np.ndarray, float]]:
+    """Per name, the output RGB uint8 HxWx3 for one gray uint8 HxW photo and its seconds ('gray': the input, 0)."""
+    outs = {"gray": (gray_to_rgb(gray), 0.0)}
+    for m in models:
+        t = time.perf_counter()
+        out = m.colorize(gray)
+        outs[m.name] = (out, time.perf_counter() - t)
+    return outs
+
+
+def set_figures(photos: list[dict]) -> dict:
+    """pool() of per-photo figures (photo_figures plus 'seconds'), with the mean seconds per image."""
+    return pool(photos) | {"seconds": float(np.mean([p["seconds"] for p in photos]))}
+
+
 def evaluate(files: list[Path], models: list[colorizer.Model]) -> tuple[dict, list[list]]:
-    """Figures per name ('gray' and each model) and the sheet rows [gray, model outputs..., original]."""
-    outputs: dict[str, list[np.ndarray]] = {"gray": []} | {m.name: [] for m in models}
-    seconds: dict[str, float] = {name: 0.0 for name in outputs}
-    targets, sheet = [], []
+    """Figures per name ('gray' and each model), with the non-ImageNet ones under SUBSET when the photos mix
+    both, and the sheet rows [gray, model outputs..., original]."""
+    photos: dict[str, list[dict]] = {}  # per name, each photo's figures: outputs are not kept
+    sheet = []
     sample = set(evenly_spaced(range(len(files)), SHEET_ROWS))
     for i, f in enumerate(tqdm(files, desc="evaluating", unit="photo")):
         rgb = load_rgb(f)
-        gray = rgb_to_gray(rgb)
-        targets.append(rgb)
-        outputs["gray"].append(gray_to_rgb(gray))
-        for m in models:
-            t = time.perf_counter()
-            outputs[m.name].append(m.colorize(gray))
-            seconds[m.name] += time.perf_counter() - t
+        outs = colorize_all(rgb_to_gray(rgb), models)
+        for name, (out, seconds) in outs.items():
+            photos.setdefault(name, []).append(photo_figures(out, rgb) | {"seconds": seconds})
         if i in sample:
-            sheet.append([outputs[name][-1] for name in outputs] + [rgb])
+            sheet.append([out for out, _ in outs.values()] + [rgb])
+    others = [i for i, f in enumerate(files) if not is_imagenet(f)]
     results = {}
-    for name, preds in outputs.items():
-        results[name] = summarise(preds, targets) | {"seconds": seconds[name] / len(files)}
+    for name, figures in photos.items():
+        results[name] = set_figures(figures)
+        if 0 < len(others) < len(files):  # a subset that differs from the whole and is not empty
+            results[name][SUBSET] = set_figures([figures[i] for i in others])
     return results, sheet
 
 
 def stamp(model: colorizer.Model, results: dict, data: str) -> None:
-    """Store results[model.name] with the gray baseline and `data` as the file's eval_metrics (atomically)."""
+    """Store results[model.name] (with its SUBSET figures, if any), the gray baseline and `data` as the file's
+    eval_metrics (atomically)."""
     m = onnx.load(str(model.path))
     props = {p.key: p.value for p in m.metadata_props}
     gray = {f"gray_{k}": results["gray"][k] for k in ("psnr", "de00")}
@@ -87,12 +115,16 @@ def stamp(model: colorizer.Model, results: dict, data: str) -> None:
 
 
 def markdown(results: dict) -> str:
-    """The results as a Markdown table."""
-    rows = ["| model | PSNR (dB) | ΔE00 | colourfulness | cf_ratio | s/image | n |", "|---|---|---|---|---|---|---|"]
-    for name, r in results.items():
+    """The results as a Markdown table: a row per name, then a row per name for SUBSET if there is one."""
+    rows = [
+        "| model | PSNR (dB) | ΔE00 | colourfulness | cf_ratio | hue_hit | s/image | n |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    subset = [(f"{name} ({SUBSET})", r[SUBSET]) for name, r in results.items() if SUBSET in r]
+    for name, r in [*results.items(), *subset]:
         rows.append(
             f"| {name} | {r['psnr']:.2f} | {r['de00']:.2f} | {r['cf']:.1f} | {r['cf_ratio']:.2f} "
-            f"| {r['seconds']:.3f} | {r['n']} |"
+            f"| {r['hue_hit']:.3f} | {r['seconds']:.3f} | {r['n']} |"
         )
     return "\n".join(rows) + "\n"
 

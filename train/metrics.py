@@ -1,6 +1,7 @@
 """Image-quality figures shared by training-time validation and the evaluation tool.
 
-All functions take RGB uint8 HxWx3 (sRGB) arrays of equal shape.
+All functions take RGB uint8 HxWx3 (sRGB) arrays of equal shape. `summarise` gives a set's figures;
+`photo_figures` and `pool` split it in two, so that one set of per-photo figures can be pooled over subsets.
 """
 
 from __future__ import annotations
@@ -10,6 +11,11 @@ from skimage.color import deltaE_ciede2000
 from skimage.metrics import peak_signal_noise_ratio
 
 from colorizer.color import rgb_to_lab
+
+HUE_SECTORS = 6  # sectors of the original's hue angle, 60° each, the first starting at the +a* axis (0°)
+HUE_TRUE_CHROMA = 20.0  # C* from which an original's pixel is clearly coloured, so that its hue is defined
+HUE_PRED_CHROMA = 10.0  # C* an output needs to show a hue at all: below it, gray with hue noise
+HUE_TOLERANCE = 30.0  # degrees: an output hue within it of the truth is a hit
 
 
 def psnr(pred: np.ndarray, target: np.ndarray) -> float:
@@ -29,14 +35,70 @@ def colourfulness(rgb: np.ndarray) -> float:
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
-def summarise(preds: list[np.ndarray], targets: list[np.ndarray]) -> dict:
-    """Means over images: psnr, de00, cf (of preds), cf_ratio (mean cf of preds / of targets), n."""
-    cf_target = np.mean([colourfulness(t) for t in targets])
-    cf = float(np.mean([colourfulness(p) for p in preds]))
+def chroma_hue(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CIE Lab chroma C* = hypot(a*, b*) and hue angle h = atan2(b*, a*) in degrees 0..360, float32 HxW each."""
+    lab = rgb_to_lab(rgb)
+    return np.hypot(lab[..., 1], lab[..., 2]), np.degrees(np.arctan2(lab[..., 2], lab[..., 1])) % 360
+
+
+def hue_counts(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per sector of the true hue: (hits, totals), int64 arrays of HUE_SECTORS, to be summed over photos.
+
+    totals: the original's pixels with C* >= HUE_TRUE_CHROMA, by sector floor(h / 60°). hits: those of them
+    whose output has C* >= HUE_PRED_CHROMA and a hue within HUE_TOLERANCE of the truth (around the circle).
+    """
+    c_true, h_true = chroma_hue(target)
+    c_pred, h_pred = chroma_hue(pred)
+    coloured = c_true >= HUE_TRUE_CHROMA
+    h_true, c_pred, h_pred = h_true[coloured], c_pred[coloured], h_pred[coloured]
+    # % HUE_SECTORS: a hue a hair below 0° can round to 360.0 in float32, which is sector 0.
+    sector = (h_true // (360 / HUE_SECTORS)).astype(np.int64) % HUE_SECTORS
+    diff = np.abs(h_pred - h_true)
+    hit = (c_pred >= HUE_PRED_CHROMA) & (np.minimum(diff, 360 - diff) <= HUE_TOLERANCE)
+    return np.bincount(sector[hit], minlength=HUE_SECTORS), np.bincount(sector, minlength=HUE_SECTORS)
+
+
+def hue_hit(hits: np.ndarray, totals: np.ndarray) -> float:
+    """The mean over sectors of hits / totals (counts from hue_counts, pooled over photos), 0..1.
+
+    Every hue counts the same however many pixels it has: a constant tint hits at most about one sector's worth
+    (1/6 to 1/3), gray scores 0. Sectors without pixels are left out of the mean; 0 if no sector has any.
+    """
+    seen = totals > 0
+    return float(np.mean(hits[seen] / totals[seen])) if seen.any() else 0.0
+
+
+def photo_figures(pred: np.ndarray, target: np.ndarray) -> dict:
+    """One photo's figures for pool(): psnr, de00, cf (of pred), cf_target (floats), hue_hits, hue_totals."""
+    hits, totals = hue_counts(pred, target)
     return {
-        "psnr": float(np.mean([psnr(p, t) for p, t in zip(preds, targets)])),
-        "de00": float(np.mean([de00(p, t) for p, t in zip(preds, targets)])),
+        "psnr": psnr(pred, target),
+        "de00": de00(pred, target),
+        "cf": colourfulness(pred),
+        "cf_target": colourfulness(target),
+        "hue_hits": hits,
+        "hue_totals": totals,
+    }
+
+
+def pool(figures: list[dict]) -> dict:
+    """A set's figures from its photos' photo_figures: means of psnr, de00, cf (of preds); cf_ratio (mean cf of
+    preds / of targets); hue_hit of the hue counts summed over the photos (each hue weighs the same); n."""
+
+    def mean(key: str) -> float:
+        return float(np.mean([f[key] for f in figures]))
+
+    cf, cf_target = mean("cf"), mean("cf_target")
+    return {
+        "psnr": mean("psnr"),
+        "de00": mean("de00"),
         "cf": cf,
         "cf_ratio": cf / cf_target if cf_target > 0 else 0.0,
-        "n": len(preds),
+        "hue_hit": hue_hit(sum(f["hue_hits"] for f in figures), sum(f["hue_totals"] for f in figures)),
+        "n": len(figures),
     }
+
+
+def summarise(preds: list[np.ndarray], targets: list[np.ndarray]) -> dict:
+    """The set's figures (see pool) of outputs `preds` against originals `targets`, in the same order."""
+    return pool([photo_figures(p, t) for p, t in zip(preds, targets)])

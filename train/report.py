@@ -14,7 +14,7 @@ from PIL import Image
 
 from colorizer.color import gray_to_rgb, rgb_to_gray
 
-COLUMNS = ["step", "seconds", "l1", "ce", "adv", "d", "val_psnr", "val_de00", "val_cf", "val_cf_ratio"]
+COLUMNS = ["step", "seconds", "l1", "ce", "adv", "d", "val_psnr", "val_de00", "val_cf", "val_cf_ratio", "val_hue_hit"]
 
 
 def log_row(path: Path, row: dict) -> None:
