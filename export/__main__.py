@@ -1,15 +1,21 @@
 """Export a training checkpoint to a self-contained colorizer/1 ONNX model, then verify it.
 
-    python -m export CHECKPOINT -o onnx_models/NAME.onnx [--max-mb 10]
+    python -m export CHECKPOINT -o onnx_models/NAME.onnx [--max-mb 10] [--weights float16|float32]
                      [--temperature T] [--prior-correction BETA] [--chroma-gain G]
                      [--shadow-fade S] [--highlight-fade H]
 
 Rebuilds the network from the checkpoint's own arch and arguments (EMA weights where the run kept them),
-exports with dynamic N, H, W, stamps the metadata, runs the ONNX checker, and compares ONNX Runtime with
-PyTorch on the luminance of real photos (scikit-image samples) at two render sizes. Fails (exit 1, no file left)
-when the largest ab difference exceeds PARITY_TOL or the file exceeds --max-mb. A classification CNN's
-decoding is folded into its head (train.models.ColorCNN.fold_decoding); the decoding flags override
-its arch_args (no retraining; see ColorCNN), and the values used are part of the exported arch_args.
+folds the decoding into its head (train.models.ColorCNN.fold_decoding; the decoding flags override its
+arch_args, no retraining, and the values used are part of the exported arch_args) and every BatchNorm into its
+conv, exports with dynamic N, H, W, stamps the metadata and runs the ONNX checker.
+--weights float16 (the default, for the shipped files): the conv weights are stored as float16, each behind a
+Cast to float32 that ONNX Runtime folds when the session starts, so the file is half the size (a Space takes
+files up to 10 MB without LFS) and the arithmetic stays float32. Make an int8 copy (export.quantize) from a
+--weights float32 export.
+Then ONNX Runtime is compared with PyTorch on the luminance of real photos (scikit-image samples) at two render
+sizes: against the same network with its conv weights rounded to float16 (must agree within PARITY_TOL), and,
+for the record, against the float32 checkpoint. Fails (exit 1, no file left) on a parity failure or when the
+file exceeds --max-mb.
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ import onnx
 import onnxruntime as ort
 import torch
 from skimage import data as skdata
+from torch import nn
 
 from colorizer.model import CONTRACT
 from colorizer.pipeline import Photo
 from train.checkpoint import colorizer_from_checkpoint, load_checkpoint
+from train.efficientnet import fold_batchnorms
 from train.models import DECODING, decoding_flag
 from train.predict import torch_predict
 
@@ -56,11 +64,40 @@ def metadata(ck: dict) -> dict[str, str]:
     }
 
 
-def export(ck: dict, out: Path) -> None:
+def exportable(ck: dict, float16: bool) -> nn.Module:
+    """The network an ONNX file holds, in PyTorch: decoding and BatchNorms folded, and with float16=True its
+    conv weights rounded to float16 (what store_float16 keeps of them)."""
+    net = fold_batchnorms(colorizer_from_checkpoint(ck).fold_decoding())
+    with torch.no_grad():
+        for p in float16_weights(net).values() if float16 else ():
+            p.copy_(p.half().float())
+    return net
+
+
+def float16_weights(net: nn.Module) -> dict[str, torch.Tensor]:
+    """The parameters stored as float16: every conv weight (the biases are a few kB and stay float32)."""
+    return {name: p for name, p in net.named_parameters() if p.ndim >= 2}
+
+
+def store_float16(model: onnx.ModelProto, names: set[str]) -> None:
+    """Store the named float32 initializers as float16, each read through a Cast back to float32 (in place)."""
+    casts = []
+    for init in model.graph.initializer:
+        if (name := init.name) in names:
+            half = onnx.numpy_helper.to_array(init).astype(np.float16)
+            init.CopyFrom(onnx.numpy_helper.from_array(half, name + "_fp16"))
+            casts.append(onnx.helper.make_node("Cast", [name + "_fp16"], [name], to=onnx.TensorProto.FLOAT))
+    missing = names - {c.output[0] for c in casts}
+    if missing:  # the exporter renamed or folded a weight: the PyTorch reference would not match
+        raise RuntimeError(f"weights not found among the ONNX initializers: {sorted(missing)[:5]}")
+    nodes = casts + list(model.graph.node)  # the casts before every use: the graph stays topologically sorted
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+
+
+def export(ck: dict, out: Path, float16: bool = True) -> None:
     """Write the ONNX file for a checkpoint (single file, dynamic N/H/W, metadata stamped)."""
-    net = colorizer_from_checkpoint(ck)
-    if hasattr(net, "fold_decoding"):
-        net.fold_decoding()  # parity() compares with the unfolded network
+    net = exportable(ck, float16=False)
     m = ck["size_multiple"]
     dim = torch.export.Dim
     # H and W are multiples of the size multiple: H = m * h_blocks, expressed so the exporter keeps them symbolic.
@@ -81,23 +118,28 @@ def export(ck: dict, out: Path) -> None:
     for value in (model.graph.input[0], model.graph.output[0]):  # readable names: L [N,1,H,W], ab [N,2,H,W]
         for i, name in ((0, "N"), (2, "H"), (3, "W")):
             value.type.tensor_type.shape.dim[i].dim_param = name
-    onnx.helper.set_model_props(model, metadata(ck))
+    if float16:
+        store_float16(model, set(float16_weights(net)))
+    onnx.helper.set_model_props(model, metadata(ck) | {"weights": "float16" if float16 else "float32"})
     onnx.save(model, str(out))
     onnx.checker.check_model(str(out), full_check=True)
 
 
-def parity(ck: dict, out: Path) -> float:
-    """Largest |ab| difference between ONNX Runtime and PyTorch on real photos at two render sizes."""
-    net = colorizer_from_checkpoint(ck)
+def parity(ck: dict, out: Path, float16: bool = True) -> tuple[float, float]:
+    """Largest |ab| difference between ONNX Runtime and PyTorch on real photos at two render sizes: against
+    the exported network (float16-rounded weights where the file stores them) and against the checkpoint's
+    float32 network (what float16 storage costs)."""
+    nets = (exportable(ck, float16), colorizer_from_checkpoint(ck))
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    worst = 0.0
+    worst = [0.0, 0.0]
     for image in (skdata.astronaut(), skdata.coffee(), skdata.camera()):
         photo = Photo.from_image(image)
         for size in (ck["render_size"], ck["render_size"] // 2 + 40):
             lum, _ = photo.model_input(size, ck["size_multiple"])
             ab_onnx = sess.run(["ab"], {"L": lum})[0]
-            worst = max(worst, float(np.abs(ab_onnx - torch_predict(net)(lum)).max()))
-    return worst
+            for k, net in enumerate(nets):
+                worst[k] = max(worst[k], float(np.abs(ab_onnx - torch_predict(net)(lum)).max()))
+    return worst[0], worst[1]
 
 
 def main() -> None:
@@ -105,20 +147,23 @@ def main() -> None:
     ap.add_argument("checkpoint", help="a best.pt or last.pt written by python -m train")
     ap.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     ap.add_argument("--max-mb", type=float, default=10.0, help="refuse models larger than this (default 10)")
+    ap.add_argument("--weights", choices=["float16", "float32"], default="float16", help="storage of conv weights")
     for name, text in DECODING.items():
-        ap.add_argument(decoding_flag(name), type=float, help=text + " (classification CNN only)")
+        ap.add_argument(decoding_flag(name), type=float, help=text)
     args = ap.parse_args()
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     ck = load_checkpoint(args.checkpoint)
     chosen = {k: getattr(args, k) for k in DECODING if getattr(args, k) is not None}
-    if chosen and not ck["arch_args"].get("classes"):
-        sys.exit("the decoding flags apply to a classification CNN only (arch_args classes = true)")
     ck["arch_args"] = ck["arch_args"] | chosen
-    export(ck, out)
+    float16 = args.weights == "float16"
+    export(ck, out, float16)
     mb = out.stat().st_size / 2**20
-    diff = parity(ck, out)
-    print(f"{out}: {mb:.2f} MB, {ck['kind']} {ck['arch']} step {ck['step']}, max |ab| ONNX vs torch {diff:.2e}")
+    diff, vs_float32 = parity(ck, out, float16)
+    print(
+        f"{out}: {mb:.2f} MB ({args.weights} weights), {ck['kind']} {ck['arch']} step {ck['step']}, "
+        f"max |ab| ONNX vs torch {diff:.2e} (vs the float32 checkpoint {vs_float32:.2e})"
+    )
     problems = []
     if diff > PARITY_TOL:
         problems.append(f"ONNX Runtime differs from PyTorch by {diff:.3g} ab units (tolerance {PARITY_TOL})")

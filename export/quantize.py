@@ -5,9 +5,10 @@
 
 QDQ format: uint8 activations, int8 per-channel weights, calibrated (min-max) on the luminance of --photos
 evenly spaced training photos from DIR (its validation split is left out, see train.data.split_photos).
-The decoding head stays float: every Conv after the network's last ReLU (the classification CNN's cell
-logits and annealed mean, or the regression head): quantizing those too made the CNN's colour error 5x
-larger (mean ΔE00 0.83 against 0.17 per photo) for a quarter less time. The copy keeps the metadata and
+Make it from a float32 export (python -m export ... --weights float32). The decoding head stays float: the
+Conv that reads the weight `head.weight` (the cell logits) and every Conv after it (the annealed mean):
+quantizing those too made the first CNN's colour error 5x larger (mean ΔE00 0.83 against 0.17 per photo) for
+a quarter less time. The copy keeps the metadata and
 adds precision=int8. It is then checked through the colorizer pipeline on real photos (scikit-image
 samples) and a random one: the mean CIEDE2000 between the float and int8 results must stay within
 --max-de00 on each (the merge's own tolerance, 0.5, by default); otherwise the file is removed and the
@@ -47,11 +48,17 @@ class LuminanceReader(CalibrationDataReader):
         return None if lum is None else {"L": lum}
 
 
+HEAD_WEIGHT = "head.weight"  # the initializer name of train.models.ColorCNN.head's weight in the exported graph
+
+
 def float_head(model: onnx.ModelProto) -> list[str]:
-    """Names of the Conv nodes after the graph's last Relu (nodes are topologically sorted)."""
+    """Names of the Conv nodes from the one that reads HEAD_WEIGHT on (nodes are topologically sorted).
+    By name, not by position: the encoder's ReLU6 exports as Clip, so "after the last Relu" finds nothing sure."""
     nodes = list(model.graph.node)
-    last_relu = max(i for i, n in enumerate(nodes) if n.op_type == "Relu")
-    return [n.name for n in nodes[last_relu + 1 :] if n.op_type == "Conv"]
+    start = next((i for i, n in enumerate(nodes) if HEAD_WEIGHT in n.input), None)
+    if start is None:
+        raise ValueError(f"no node reads {HEAD_WEIGHT!r}: not a colorizer exported by python -m export")
+    return [n.name for n in nodes[start:] if n.op_type == "Conv"]
 
 
 def quantize(model: colorizer.Model, out: Path, calib: list[Path]) -> None:
@@ -98,6 +105,10 @@ def main() -> None:
     args = ap.parse_args()
     train_files, _ = split_photos(args.calib, TrainConfig().val_percent)
     fp32 = colorizer.Model(args.model)
+    if fp32.meta.get("weights") == "float16":
+        sys.exit(
+            f"{args.model} stores float16 weights: quantize a float32 export (python -m export ... --weights float32)"
+        )
     quantize(fp32, args.output, evenly_spaced(train_files, args.photos))
     diffs = differences(fp32, colorizer.Model(args.output))
     print(f"{args.output}: mean ΔE00 against {args.model.name}: " + ", ".join(f"{k} {v:.3f}" for k, v in diffs.items()))

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 import torch
 
@@ -14,6 +15,7 @@ from export.__main__ import PARITY_TOL, parity
 from helpers import ROOT, TINY, run
 from train.checkpoint import load_checkpoint
 from train.config import load_config
+from train.efficientnet import EfficientNetLite
 from train.loop import Trainer
 
 META_KEYS = {"contract", "kind", "arch", "arch_args", "render_size", "size_multiple", "train_data", "train_steps",
@@ -34,7 +36,21 @@ def test_trained_model_colorizes_at_input_size(trained, kind):
 
 @pytest.mark.parametrize("kind", ["cnn", "gan"])
 def test_export_parity_with_pytorch(trained, kind):
-    assert parity(load_checkpoint(trained[f"{kind}_run"] / "best.pt"), trained[kind]) < PARITY_TOL
+    exported, vs_float32 = parity(load_checkpoint(trained[f"{kind}_run"] / "best.pt"), trained[kind])
+    assert exported < PARITY_TOL  # against the same network with float16-rounded conv weights
+    assert vs_float32 < 1.0  # what float16 storage costs: under a just-visible colour difference
+
+
+def test_float16_weights_are_cast_once_when_the_session_starts(trained, tmp_path):
+    m = onnx.load(str(trained["cnn"]))
+    halves = [i for i in m.graph.initializer if i.data_type == onnx.TensorProto.FLOAT16]
+    casts = [n for n in m.graph.node if n.op_type == "Cast"]
+    assert len(halves) == len(casts) > 50 and m.metadata_props  # every conv weight, behind its own Cast
+    assert colorizer.load(trained["cnn"]).meta["weights"] == "float16"
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(trained["cnn"]), options, providers=["CPUExecutionProvider"])
+    assert not [n for n in onnx.load(options.optimized_model_filepath).graph.node if n.op_type == "Cast"]
 
 
 @pytest.mark.parametrize("kind", ["cnn", "gan"])
@@ -95,6 +111,7 @@ def test_learning_rate_follows_the_phase_and_the_schedule(tmp_path, photo_dir):
         t.step = step
         t.train_step()
         lrs[step] = t.opt.param_groups[0]["lr"]
+        assert t.opt.param_groups[1]["lr"] == pytest.approx(lrs[step] * cfg.encoder_lr_ratio)  # the encoder's
     assert t.opt_d.param_groups[0]["lr"] == pytest.approx(cfg.d_lr * 0.1)  # the discriminator's decays alike
     assert lrs[0] == 1e-3  # pretraining
     assert lrs[2] == lrs[6] == 1e-5  # the adversarial phase's own lr, constant until the decay starts
@@ -127,10 +144,30 @@ def test_best_checkpoint_needs_the_colourfulness_floor(tmp_path, photo_dir):
     assert t.score({"de00": 5.0, "cf_ratio": 0.3}) > t.score(dull)  # none qualifies: the more colourful
 
 
+def test_encoder_is_frozen_then_fine_tuned_and_the_gan_starts_from_the_cnn(tmp_path, photo_dir):
+    cfg = load_config(None, model_default="cnn", freeze_encoder_steps=2, val_images=2, val_percent=20,
+                      crop_sizes=[64], ema_decay=0.0)  # fmt: skip
+    t = Trainer(cfg, photo_dir, tmp_path / "cnn")
+    pretrained = EfficientNetLite("lite0", in_channels=1).load_pretrained().state_dict()
+    assert all(torch.equal(v, t.model.encoder.state_dict()[k]) for k, v in pretrained.items())
+    t.run(2)
+    encoder = {k: v.clone() for k, v in t.model.encoder.state_dict().items()}
+    assert all(torch.equal(v, encoder[k]) for k, v in pretrained.items())  # frozen: not even its BatchNorm
+    t.run(3)
+    changed = [k for k, v in t.model.encoder.state_dict().items() if not torch.equal(v, encoder[k])]
+    assert changed and all(k.endswith((".weight", ".bias")) for k in changed)  # statistics stay frozen
+    gan_cfg = load_config(None, model_default="gan", init_from=str(tmp_path / "cnn" / "last.pt"), val_images=2,
+                          val_percent=20, crop_sizes=[64], d_width=8)  # fmt: skip
+    gan = Trainer(gan_cfg, photo_dir, tmp_path / "gan")
+    cnn_weights = load_checkpoint(tmp_path / "cnn" / "last.pt")["model"]
+    assert all(torch.equal(v, cnn_weights[k]) for k, v in gan.model.state_dict().items())
+    assert gan.train_step().keys() >= {"ce", "adv", "d"}  # adversarial from its first step
+
+
 @pytest.mark.parametrize("kind", ["cnn", "gan"])
 def test_classification_colorizer_trains_and_exports(tmp_path, photo_dir, kind):
     cfg_file = tmp_path / "cls.toml"
-    cfg_file.write_text(TINY + 'arch = "ColorCNN"\narch_args = { widths = [16, 32, 64, 128], classes = true }\n')
+    cfg_file.write_text(TINY + 'arch = "ColorCNN"\narch_args = { widths = [16, 32, 64] }\n')
     run_dir = tmp_path / "run"
     run("-m", "train", "--model", kind, "--data", str(photo_dir), "--out", str(run_dir), "--config", str(cfg_file))
     ck = load_checkpoint(run_dir / "last.pt")
@@ -142,7 +179,7 @@ def test_classification_colorizer_trains_and_exports(tmp_path, photo_dir, kind):
     onnx_path = tmp_path / "cls.onnx"
     run("-m", "export", str(run_dir / "best.pt"), "-o", str(onnx_path))
     model = colorizer.load(onnx_path)
-    assert json.loads(model.meta["arch_args"])["classes"] is True
+    assert json.loads(model.meta["arch_args"])["widths"] == [16, 32, 64]
     assert model.colorize(np.zeros((50, 70), np.uint8)).shape == (50, 70, 3)
     warm = tmp_path / "warm.onnx"
     flags = ["--temperature", "1.0", "--prior-correction", "0.5", "--chroma-gain", "1.2", "--shadow-fade", "50",
@@ -174,14 +211,30 @@ def test_log_keeps_an_older_header_and_migrates_when_needed(tmp_path):
 
 
 def test_quantize_makes_a_checked_int8_copy(trained, photo_dir, tmp_path):
-    out = tmp_path / "gan_int8.onnx"
-    common = [str(trained["gan"]), "-o", str(out), "--calib", str(photo_dir), "--photos", "4"]
+    out, float32 = tmp_path / "gan_int8.onnx", tmp_path / "gan_float32.onnx"
+    run(
+        "-m",
+        "export",
+        str(trained["gan_run"] / "best.pt"),
+        "-o",
+        str(float32),
+        "--weights",
+        "float32",
+        "--max-mb",
+        "20",
+    )
+    common = [str(float32), "-o", str(out), "--calib", str(photo_dir), "--photos", "4"]
     run("-m", "export.quantize", *common, "--max-de00", "100")
     model = colorizer.load(out)
     assert model.precision == "int8" and model.meta["version"].endswith("-int8")
     assert model.meta["arch_args"] == colorizer.load(trained["gan"]).meta["arch_args"]
-    ops = {n.op_type for n in onnx.load(str(out)).graph.node}
-    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    graph = onnx.load(str(out)).graph
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in graph.node}
+    head = [n for n in graph.node if n.op_type == "Conv" and "head.weight" in n.input]
+    assert len(head) == 1  # the decoding head reads its float weights directly: not quantized
+    half = [str(trained["gan"]), "-o", str(tmp_path / "x.onnx"), "--calib", str(photo_dir)]
+    refused = subprocess.run([sys.executable, "-m", "export.quantize", *half], cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode != 0 and "float32 export" in refused.stderr
     assert model.colorize(np.zeros((40, 60), np.uint8)).shape == (40, 60, 3)
     out.unlink()
     failed = subprocess.run([sys.executable, "-m", "export.quantize", *common, "--max-de00", "0"], cwd=ROOT)

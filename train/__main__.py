@@ -1,10 +1,11 @@
 """Train a colorizer.
 
     python -m train --model cnn|gan --data DIR --out RUN_DIR [--config FILE] [--steps N | --minutes M] [--resume]
-                    [--threads T]
+                    [--threads T] [--init-from CHECKPOINT]
 
 --steps N is the total step count of the run (a resumed run continues up to it); --minutes M bounds the wall
-time of this call, so a long run can be spread over several sessions with --resume. RUN_DIR receives
+time of this call, so a long run can be spread over several sessions with --resume. --init-from starts the
+colorizer from another run's weights (the GAN from the trained CNN). RUN_DIR receives
 last.pt, best.pt, log.csv, loss.png and samples/. Keep long runs outside the work tree.
 
 Several processes (DistributedDataParallel; gloo on CPU, NCCL on GPU; rank 0 logs and saves):
@@ -31,8 +32,9 @@ def main() -> None:
     budget.add_argument("--minutes", type=float, help="wall-clock minutes for this call")
     ap.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt exactly")
     ap.add_argument("--threads", type=int, help="torch threads per process (overrides the config; speed only)")
+    ap.add_argument("--init-from", help="checkpoint whose colorizer weights start the run (overrides the config)")
     args = ap.parse_args()
-    overrides = {"steps": args.steps, "minutes": args.minutes, "threads": args.threads}
+    overrides = {"steps": args.steps, "minutes": args.minutes, "threads": args.threads, "init_from": args.init_from}
     cfg = load_config(args.config, model_default=args.model, **overrides)
     if cfg.model != args.model:
         ap.error(f"--model {args.model} disagrees with the config's model {cfg.model!r}")

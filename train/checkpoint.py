@@ -38,8 +38,13 @@ def load_checkpoint(path: str | Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
+def colorizer_weights(ckpt: dict) -> dict:
+    """The colorizer's state dict to export or build on: the EMA weights where the run kept them."""
+    return ckpt.get("ema") or ckpt["model"]
+
+
 def colorizer_from_checkpoint(ckpt: dict) -> nn.Module:
     """The exportable colorizer (EMA weights where present) in eval mode, rebuilt from the checkpoint's args."""
     model = build_colorizer(ckpt["arch"], ckpt["arch_args"])
-    model.load_state_dict(ckpt.get("ema") or ckpt["model"])
+    model.load_state_dict(colorizer_weights(ckpt))
     return model.eval()

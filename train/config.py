@@ -6,10 +6,10 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-# Default architecture per model kind; a config file may override arch and arch_args.
+# Default architecture per model kind (the GAN's generator is the CNN); a config file may override both.
 DEFAULT_ARCH = {
-    "cnn": ("ColorCNN", {"widths": [32, 64, 128, 256]}),
-    "gan": ("UNetGenerator", {"widths": [32, 48, 96, 192, 192]}),
+    "cnn": ("ColorCNN", {"encoder": "lite0"}),
+    "gan": ("ColorCNN", {"encoder": "lite0"}),
 }
 
 
@@ -25,7 +25,7 @@ class TrainConfig:
     # data
     val_percent: int = 10  # fixed hash split, see train.data.is_val
     max_short_side: int = 256  # photos are shrunk to this short side when loaded
-    crop_sizes: list = field(default_factory=lambda: [112, 128, 144, 160])  # px, one drawn per batch
+    crop_sizes: list = field(default_factory=lambda: [128, 160])  # px, one drawn per batch
     batch_pixels: int = 16 * 128 * 128  # batch size = batch_pixels // crop**2, so steps cost alike
     scale_range: list = field(default_factory=lambda: [1.0, 1.0])  # crops shrunk by s in lo..hi, see PhotoBank
     # optimisation
@@ -37,12 +37,15 @@ class TrainConfig:
     lr_decay_from: int = 0
     lr_min_ratio: float = 0.05
     ema_decay: float = 0.999  # weight EMA (0 = none); the EMA weights are evaluated and exported
-    rebalance: float = 0.5  # lambda of rarity weights on the per-pixel L1 (0 = plain L1), see losses
+    rebalance: float = 0.5  # lambda of the rarity weights on the cross-entropy (0 = none), see losses
+    # the pretrained encoder: frozen (no gradients) for this many steps, then trained at this ratio of the lr
+    freeze_encoder_steps: int = 1000
+    encoder_lr_ratio: float = 0.1
+    init_from: str = ""  # a checkpoint whose colorizer weights start the run (the GAN: the trained CNN)
     # GAN only
-    pretrain_steps: int = 2000  # generator-only L1 steps before the adversarial phase ("NoGAN")
+    pretrain_steps: int = 0  # generator-only steps before the adversarial phase ("NoGAN"; 0 with init_from)
     gan_loss: str = "hinge"  # hinge | bce | lsgan
     adv_weight: float = 1.0
-    l1_weight: float = 20.0  # on ab / 100
     adv_lr: float = 0.0  # the generator's learning rate in the adversarial phase (0 = lr)
     d_lr: float = 2e-4
     d_width: int = 64

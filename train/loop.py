@@ -1,9 +1,10 @@
 """The training loop for both colorizers: one Trainer, one `train_step` per model kind.
 
-CNN: rarity-rebalanced L1 regression of ab, or (arch_args classes = true) rebalanced cross-entropy over ab cells.
-GAN: the same anchor loss (L1 times l1_weight, or the cross-entropy of a classification generator, whose
-decoded ab the discriminator sees) alone for `pretrain_steps` ("NoGAN" generator pretraining), then plus
-adv_weight times the adversarial loss from a spectrally normalised PatchGAN conditioned on L.
+CNN: rarity-rebalanced cross-entropy over ab cells. The ImageNet-pretrained encoder is frozen for the first
+`freeze_encoder_steps`, then fine-tuned at encoder_lr_ratio x the decoder's lr (its BatchNorm stays frozen).
+GAN: the CNN trained further (`init_from` a CNN checkpoint; or `pretrain_steps` of the CNN's loss alone, "NoGAN"),
+keeping the cross-entropy as its anchor, plus adv_weight times the adversarial loss from a spectrally
+normalised PatchGAN conditioned on L that sees the decoded ab.
 With ema_decay > 0 (the GAN recipes) an exponential average of the weights is what is evaluated and exported.
 Under torchrun each process trains on its own shard of the photos (photos[rank::world], the distributed
 sampler), DDP averages the gradients, and rank 0 alone logs, validates and saves. AMP is used on CUDA.
@@ -22,10 +23,10 @@ import torch
 from tqdm import tqdm
 
 from train import distributed, report
-from train.checkpoint import git_commit, load_checkpoint, save_atomic
+from train.checkpoint import colorizer_weights, git_commit, load_checkpoint, save_atomic
 from train.config import TrainConfig
 from train.data import PhotoBank, load_rgb, split_photos
-from train.losses import ab_histogram, d_loss, g_loss, log_cell_weights, rebalance_weights, weighted_ce, weighted_l1
+from train.losses import ab_histogram, d_loss, g_loss, log_cell_weights, rebalance_weights, weighted_ce
 from train.metrics import summarise
 from train.models import PatchDiscriminator, build_colorizer
 from train.predict import colorize_rgb
@@ -69,13 +70,19 @@ class Trainer:
             self.weights = torch.from_numpy(rebalance_weights(hist, cfg.rebalance)).to(ctx.device)
 
         self.model = build_colorizer(cfg.arch, cfg.arch_args).to(ctx.device)
-        if getattr(self.model, "classes", False):  # decoding can then undo the rebalancing (prior_correction)
-            self.model.log_weights.copy_(torch.from_numpy(log_cell_weights(hist, cfg.rebalance)))
+        if cfg.init_from:  # the GAN starts from a trained CNN: its weights, our rarity weights
+            self.model.load_state_dict(colorizer_weights(load_checkpoint(cfg.init_from)))
+        elif not resume:
+            self.model.encoder.load_pretrained()  # ImageNet weights from the pinned pip package
+        self.model.log_weights.copy_(torch.from_numpy(log_cell_weights(hist, cfg.rebalance)))
         bad = [c for c in cfg.crop_sizes if c % self.model.size_multiple]
         if bad:
             raise ValueError(f"crop_sizes {bad} are not multiples of {cfg.arch}'s {self.model.size_multiple}")
         self.net = distributed.wrap(self.model, ctx)  # what trains; self.model is the bare module inside
-        self.opt = torch.optim.Adam(self.model.parameters(), cfg.lr, tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        encoder = list(self.model.encoder.parameters())
+        rest = [p for n, p in self.model.named_parameters() if not n.startswith("encoder.")]
+        groups = [{"params": rest, "lr_ratio": 1.0}, {"params": encoder, "lr_ratio": cfg.encoder_lr_ratio}]
+        self.opt = torch.optim.Adam(groups, cfg.lr, tuple(cfg.betas), weight_decay=cfg.weight_decay)
         self.scaler = torch.amp.GradScaler("cuda", enabled=ctx.amp)
         self.ema = self.disc = self.net_d = self.opt_d = None
         if cfg.ema_decay > 0:
@@ -100,21 +107,17 @@ class Trainer:
         adversarial = self.net_d is not None and self.step >= cfg.pretrain_steps
         factor = lr_factor(cfg, self.step)  # the config's lrs for this phase and step, also after a resume
         for group in self.opt.param_groups:
-            group["lr"] = (cfg.adv_lr if adversarial and cfg.adv_lr else cfg.lr) * factor
+            group["lr"] = (cfg.adv_lr if adversarial and cfg.adv_lr else cfg.lr) * factor * group["lr_ratio"]
         for group in self.opt_d.param_groups if self.opt_d else []:
             group["lr"] = cfg.d_lr * factor
+        # A frozen encoder gets no gradients at all (so Adam leaves it alone and backward stops at the decoder).
+        self.model.encoder.requires_grad_(self.step >= cfg.freeze_encoder_steps)
         self.net.train()
         with autocast:
-            if getattr(self.model, "classes", False):  # classification head: rebalanced cross-entropy
-                cell_logits = self.net(lum, logits=True)
-                loss = weighted_ce(cell_logits, ab, self.weights)
-                losses = {"ce": loss.item()}
-                fake = self.model.decode(cell_logits, lum) if adversarial else None  # what the discriminator sees
-            else:
-                fake = self.net(lum)
-                l1 = weighted_l1(fake.float(), ab, self.weights)
-                losses = {"l1": l1.item()}
-                loss = cfg.l1_weight * l1 if cfg.model == "gan" else l1
+            cell_logits = self.net(lum, logits=True)
+            loss = weighted_ce(cell_logits, ab, self.weights)
+            losses = {"ce": loss.item()}
+            fake = self.model.decode(cell_logits, lum) if adversarial else None  # what the discriminator sees
         if adversarial:
             with autocast:  # real and fake pairs in one forward: one DDP reduction per backward
                 logits = self.net_d(torch.cat([lum, lum]), torch.cat([ab, fake.detach()])).float()

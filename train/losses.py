@@ -1,4 +1,4 @@
-"""Losses: rarity-rebalanced L1 or cross-entropy for colour, and the three standard GAN losses.
+"""Losses: rarity-rebalanced cross-entropy over ab cells for colour, and the three standard GAN losses.
 
 Rebalancing (after Zhang et al., ECCV 2016): ab is quantised on a BIN x BIN grid of BIN_SIZE-unit cells.
 With p the empirical distribution of training pixels over the cells, a pixel in cell q gets the weight
@@ -41,17 +41,9 @@ def log_cell_weights(p: np.ndarray, lam: float) -> np.ndarray:
         return np.log(w).astype(np.float32)
 
 
-def weighted_l1(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
-    """Mean L1 of ab / 100, each pixel weighted by the rarity of its target cell (None: plain L1)."""
-    err = (pred - target).abs().sum(1) / 100.0  # [N,H,W]
-    if weights is None:
-        return err.mean()
-    return (err * weights[ab_to_bin(target)]).mean()
-
-
 def weighted_ce(logits: torch.Tensor, target_ab: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     """Cross-entropy of cell logits [N,Q,h,w] against the cells of target ab [N,2,H,W] average-pooled to h x w,
-    each pixel weighted by the rarity of its cell (None: unweighted). Mean over pixels, as weighted_l1."""
+    each pixel weighted by the rarity of its cell (None: unweighted). Mean over pixels."""
     factor = target_ab.shape[-1] // logits.shape[-1]
     target = ab_to_bin(F.avg_pool2d(target_ab, factor) if factor > 1 else target_ab)  # [N,h,w]
     ce = F.cross_entropy(logits.float(), target, reduction="none")

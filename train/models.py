@@ -1,11 +1,13 @@
-"""The two colorizers and the GAN's discriminator.
+"""The two colorizers (one architecture, ColorCNN) and the GAN's discriminator.
 
-Both colorizers share the ONNX contract: L float32 [N,1,H,W] (CIE L*, 0..100) in, ab float32 [N,2,H,W]
-(Lab units) out, normalisation inside the network. H and W must be multiples of `size_multiple`.
-Chroma is low-frequency, so both predict ab at a fraction of the input size and upsample bilinearly
-at the end; the full-resolution detail comes from the user's own L later, in the merge.
-Convolutions pad by edge replication, not zeros: zero padding lets a deep network learn where the
-border is and paint content-independent blotches when run at another size than the training crop.
+Both colorizers share the ONNX contract colorizer/1: L float32 [N,1,H,W] (CIE L*, 0..100) in, ab float32
+[N,2,H,W] (Lab units) out, normalisation inside the network. H and W must be multiples of `size_multiple` (32).
+The scene prior comes from an ImageNet-pretrained EfficientNet-Lite encoder (train.efficientnet); a small U-Net
+decoder predicts ab cells at 1/4 of the input size and the annealed mean is upsampled bilinearly at the end;
+the full-resolution detail comes from the user's own L later, in the merge.
+The decoder's convolutions pad by edge replication, not zeros: zero padding lets a network learn where the
+border is and paint content-independent blotches when run at another size than the training crop. The encoder
+keeps the TF "same" zero padding its weights were trained with.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from train.bins import BINS, bin_to_ab
+from train.efficientnet import FEATURE_CHANNELS, EfficientNetLite, freeze_batchnorm
 
-AB_SCALE = 100.0  # network outputs are ab / AB_SCALE, so unit-variance-ish targets
-# ColorCNN's decoding arguments (classes=True), chosen after training: python -m train.tune, python -m export.
+AB_SCALE = 100.0  # the discriminator sees ab / AB_SCALE
+# ColorCNN's decoding arguments, chosen after training: python -m train.tune, python -m export.
 DECODING = {
     "temperature": "annealed-mean temperature",
     "prior_correction": "0..1, how much of the rarity rebalancing to undo",
@@ -32,29 +35,39 @@ def decoding_flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
+def conv(cin: int, cout: int) -> nn.Sequential:
     """3x3 conv (replicate padding) + BatchNorm + ReLU; BatchNorm folds into the conv at export."""
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, stride, dilation, dilation, bias=False, padding_mode="replicate"),
+        nn.Conv2d(cin, cout, 3, 1, 1, bias=False, padding_mode="replicate"),
         nn.BatchNorm2d(cout),
         nn.ReLU(inplace=True),
     )
 
 
 def normalise(lum: torch.Tensor) -> torch.Tensor:
-    """L* 0..100 -> -1..1."""
+    """L* 0..100 -> -1..1 (the discriminator's input scale)."""
     return lum / 50.0 - 1.0
 
 
-class ColorCNN(nn.Module):
-    """Plain encoder-decoder: 1/16 bottleneck with dilated convs, ab at 1/4 size (the CNN; also the GAN's generator).
+def l_to_encoder_input(lum: torch.Tensor) -> torch.Tensor:
+    """L* [N,1,H,W] 0..100 -> the 8-bit gray level it came from (the inverse of colorizer.color.gray_to_l, as a
+    float, 0..255), scaled as the ImageNet weights expect: (gray - 127) / 128."""
+    fy = (lum + 16.0) / 116.0
+    y = torch.where(fy > 6.0 / 29.0, fy**3, (fy - 16.0 / 116.0) / 7.787).clamp(0.0, 1.0)  # relative luminance
+    srgb = torch.where(y <= 0.0031308, 12.92 * y, 1.055 * y.clamp(min=1e-8) ** (1.0 / 2.4) - 0.055)
+    return (255.0 * srgb - 127.0) / 128.0
 
-    widths (w0..w3) are the channels at 1/2, 1/4, 1/8 and 1/16 of the input size.
-    One additive skip from the 1/4 encoder keeps colour edges near object edges. global_context=True adds the
-    bottleneck's mean over the whole image (through a 1x1 conv) back to every position: scene-level cues
-    (outdoors, indoors, a sunset) reach pixels the dilated convs do not see (after Iizuka et al. 2016).
-    classes=False: the head regresses ab. classes=True (Zhang et al. 2016): the head gives logits over the
-    BINS x BINS ab cells, decoded as an annealed mean (see `decode`) with three arguments:
+
+class ColorCNN(nn.Module):
+    """EfficientNet-Lite encoder + U-Net decoder + classification head over ab cells (the CNN; also the GAN's
+    generator).
+
+    encoder: "lite0" | "lite1". Its stem takes the gray input (RGB stem weights summed over channels). Load the
+    ImageNet weights with `self.encoder.load_pretrained()` before training (checkpoints carry them afterwards).
+    widths (w4, w8, w16) are the decoder's channels at 1/4, 1/8 and 1/16: the 1/32 features are upsampled and
+    concatenated with the encoder's 1/16, then 1/8, then 1/4 features, each fused by a 3x3 conv.
+    The head gives logits over the BINS x BINS ab cells (Zhang et al. 2016), decoded as an annealed mean (see
+    `decode`) with five arguments:
       temperature       softmax temperature T; lower sharpens towards the most likely cell (more colour);
       prior_correction  beta in 0..1: subtract beta * log(rarity weight) from the logits. Training with
                         rarity-weighted cross-entropy makes the softmax estimate w(q) * p(q | L) (normalised);
@@ -62,64 +75,57 @@ class ColorCNN(nn.Module):
       chroma_gain       a final factor on ab;
       shadow_fade       L* units: chroma fades linearly to 0 from L* = shadow_fade down to black (0 = off);
       highlight_fade    L* units: chroma fades linearly to 0 from L* = 100 - highlight_fade up to white (0 = off).
-    The two fades are a prior the data shows and the network misses: real photos have almost no chroma in deep
-    shadows and clipped highlights (mean chroma 3 below L* 5, 0 at L* 100 in our training photos, where the
-    CNN predicted 5 and 4), and a given ab is far more saturated on a dark pixel than on a mid-gray one.
+    The two fades are a prior the data shows: real photos have almost no chroma in deep shadows and clipped
+    highlights, and a given ab is far more saturated on a dark pixel than on a mid-gray one.
+    The encoder's BatchNorm statistics stay frozen in training (`train()` keeps them in eval mode): batches of
+    a few crops would give poor estimates.
     """
 
     def __init__(
         self,
-        widths: tuple[int, ...] = (32, 64, 128, 256),
-        classes: bool = False,
+        encoder: str = "lite0",
+        widths: tuple[int, ...] = (48, 96, 128),
         temperature: float = 0.38,
         prior_correction: float = 0.0,
         chroma_gain: float = 1.0,
-        global_context: bool = False,
         shadow_fade: float = 0.0,
         highlight_fade: float = 0.0,
     ):
         super().__init__()
-        w0, w1, w2, w3 = widths
-        self.size_multiple = 16
-        self.enc2 = conv(1, w0, 2)  # 1/2
-        self.enc4 = nn.Sequential(conv(w0, w1, 2), conv(w1, w1))  # 1/4
-        self.enc8 = nn.Sequential(conv(w1, w2, 2), conv(w2, w2))  # 1/8
-        self.enc16 = nn.Sequential(conv(w2, w3, 2), conv(w3, w3, dilation=2), conv(w3, w3, dilation=2))
-        self.context = nn.Sequential(nn.Conv2d(w3, w3, 1), nn.ReLU(inplace=True)) if global_context else None
-        self.reduce16 = nn.Conv2d(w3, w2, 1)
-        self.dec8 = conv(w2, w2)
-        self.reduce8 = nn.Conv2d(w2, w1, 1)
-        self.dec4 = conv(w1, w1)
-        self.classes, self.temperature = classes, temperature
-        self.prior_correction, self.chroma_gain = prior_correction, chroma_gain
+        w4, w8, w16 = widths
+        c4, c8, c16, c32 = FEATURE_CHANNELS
+        self.size_multiple = 32
+        self.encoder = EfficientNetLite(encoder, in_channels=1)
+        self.dec16 = nn.Sequential(conv(c32 + c16, w16), conv(w16, w16))
+        self.dec8 = conv(w16 + c8, w8)
+        self.dec4 = conv(w8 + c4, w4)
+        self.temperature, self.prior_correction, self.chroma_gain = temperature, prior_correction, chroma_gain
         self.shadow_fade, self.highlight_fade = shadow_fade, highlight_fade
-        self.head = nn.Conv2d(w1, BINS * BINS if classes else 2, 1)
+        self.head = nn.Conv2d(w4, BINS * BINS, 1)
         self.folded = False
-        if classes:
-            # log of the rarity weight each cell had in training (set by the trainer; -inf: never seen).
-            self.register_buffer("log_weights", torch.zeros(BINS * BINS))
-            # [a*gain, b*gain, 1] per cell as a 1x1 conv weight [3,Q,1,1]: one convolution of the softmax's
-            # numerators gives both the weighted sum of centres and the normaliser. Derived: not in checkpoints.
-            centres = bin_to_ab(torch.arange(BINS * BINS)).T * chroma_gain
-            weight = torch.cat([centres, torch.ones(1, BINS * BINS)])[:, :, None, None].contiguous()
-            self.register_buffer("centres", weight, persistent=False)
+        # log of the rarity weight each cell had in training (set by the trainer; -inf: never seen).
+        self.register_buffer("log_weights", torch.zeros(BINS * BINS))
+        # [a*gain, b*gain, 1] per cell as a 1x1 conv weight [3,Q,1,1]: one convolution of the softmax's
+        # numerators gives both the weighted sum of centres and the normaliser. Derived: not in checkpoints.
+        centres = bin_to_ab(torch.arange(BINS * BINS)).T * chroma_gain
+        weight = torch.cat([centres, torch.ones(1, BINS * BINS)])[:, :, None, None].contiguous()
+        self.register_buffer("centres", weight, persistent=False)
+
+    def train(self, mode: bool = True) -> ColorCNN:
+        """As nn.Module.train, but the encoder's BatchNorm layers always stay in eval mode."""
+        super().train(mode)
+        freeze_batchnorm(self.encoder)
+        return self
 
     def forward(self, lum: torch.Tensor, logits: bool = False) -> torch.Tensor:
-        """L [N,1,H,W] 0..100 -> ab [N,2,H,W] in Lab units; with logits=True (classes only, for training)
-        the cell logits [N,Q,H/4,W/4] instead."""
-        e4 = self.enc4(self.enc2(normalise(lum)))  # [N,w1,H/4,W/4]
-        e8 = self.enc8(e4)  # [N,w2,H/8,W/8]
-        x = self.enc16(e8)  # [N,w3,H/16,W/16]
-        if self.context is not None:
-            x = x + self.context(x.mean((2, 3), keepdim=True))  # [N,w3,1,1] broadcast over H/16 x W/16
-        x = self.dec8(F.interpolate(self.reduce16(x), scale_factor=2.0, mode="bilinear") + e8)
-        x = self.dec4(F.interpolate(self.reduce8(x), scale_factor=2.0, mode="bilinear") + e4)
-        out = self.head(x)  # [N,Q or 2,H/4,W/4]
-        if logits:
-            return out
-        if self.classes:
-            return self.decode(out, lum)
-        return F.interpolate(out * AB_SCALE, scale_factor=4.0, mode="bilinear")
+        """L [N,1,H,W] 0..100 -> ab [N,2,H,W] in Lab units; with logits=True (for training) the cell logits
+        [N,Q,H/4,W/4] instead."""
+        f4, f8, f16, f32 = self.encoder.features(l_to_encoder_input(lum))
+        x = self.dec16(torch.cat([_up(f32), f16], 1))  # [N,w16,H/16,W/16]
+        x = self.dec8(torch.cat([_up(x), f8], 1))  # [N,w8,H/8,W/8]
+        x = self.dec4(torch.cat([_up(x), f4], 1))  # [N,w4,H/4,W/4]
+        out = self.head(x)  # [N,Q,H/4,W/4]
+        return out if logits else self.decode(out, lum)
 
     def decode(self, out: torch.Tensor, lum: torch.Tensor) -> torch.Tensor:
         """Head output [N,Q,H/4,W/4] (cell logits, or after fold_decoding the adjusted, scaled ones of the kept
@@ -147,7 +153,7 @@ class ColorCNN(nn.Module):
     def fold_decoding(self) -> ColorCNN:
         """For inference only: drop the cells never seen in training and fold the prior correction and 1/T
         into the head's weights (same output, about half the head's cost). Returns self."""
-        if not self.classes or self.folded:
+        if self.folded:
             return self
         adj = self.logit_adjustment()
         keep = torch.isfinite(adj).nonzero().flatten()
@@ -158,36 +164,8 @@ class ColorCNN(nn.Module):
         return self
 
 
-class UNetGenerator(nn.Module):
-    """U-Net: encoder levels at 1/2 .. 1/2**len(widths), concatenated skips, ab at 1/2 size.
-
-    widths[i] is the channel count at 1/2**(i+1) of the input size.
-    """
-
-    def __init__(self, widths: tuple[int, ...] = (32, 48, 96, 192, 192)):
-        super().__init__()
-        self.size_multiple = 2 ** len(widths)
-        self.down = nn.ModuleList()
-        cin = 1
-        for w in widths:
-            self.down.append(nn.Sequential(conv(cin, w, 2), conv(w, w)))
-            cin = w
-        # Decoder: upsample level i+1, concatenate level i, fuse to widths[i].
-        self.up = nn.ModuleList(conv(widths[i + 1] + widths[i], widths[i]) for i in range(len(widths) - 1))
-        self.head = nn.Conv2d(widths[0], 2, 1)
-
-    def forward(self, lum: torch.Tensor) -> torch.Tensor:
-        """L [N,1,H,W] 0..100 -> ab [N,2,H,W] in Lab units."""
-        x = normalise(lum)
-        skips = []
-        for block in self.down:
-            x = block(x)
-            skips.append(x)
-        x = skips.pop()
-        for block in reversed(self.up):
-            x = block(torch.cat([F.interpolate(x, scale_factor=2.0, mode="bilinear"), skips.pop()], 1))
-        ab = self.head(x) * AB_SCALE  # [N,2,H/2,W/2]
-        return F.interpolate(ab, scale_factor=2.0, mode="bilinear")
+def _up(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=2.0, mode="bilinear")
 
 
 class PatchDiscriminator(nn.Module):
@@ -226,7 +204,7 @@ class PatchDiscriminator(nn.Module):
         return torch.cat(out, 1)
 
 
-ARCHS = {"ColorCNN": ColorCNN, "UNetGenerator": UNetGenerator}
+ARCHS = {"ColorCNN": ColorCNN}
 
 
 def build_colorizer(arch: str, args: dict) -> nn.Module:

@@ -59,7 +59,7 @@ def best_setting(rows: list[tuple[dict, dict]], min_cf_ratio: float) -> tuple[di
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("checkpoint", help="a best.pt or last.pt of a classification ColorCNN (CNN or GAN run)")
+    ap.add_argument("checkpoint", help="a best.pt or last.pt of a CNN or GAN run")
     ap.add_argument("--data", required=True, type=Path, help="folder of colour photos, or a list file")
     ap.add_argument("--root", type=Path, help="folder that relative paths in a list file are relative to")
     ap.add_argument("--limit", type=int, help="use N evenly spaced photos")
@@ -70,8 +70,6 @@ def main() -> None:
     ap.add_argument("--min-cf-ratio", type=float, default=0.55, help="colourfulness floor of the pick")
     args = ap.parse_args()
     ck = load_checkpoint(args.checkpoint)
-    if not ck["arch_args"].get("classes"):
-        raise SystemExit(f"{args.checkpoint}: not a classification colorizer, nothing to tune")
     files = evenly_spaced(read_list(args.data, args.root), args.limit)
     files = files[{"a": 0, "b": 1}[args.half] :: 2] if args.half else files
     rgbs = [load_rgb(f) for f in files]
@@ -79,19 +77,23 @@ def main() -> None:
     logits = cell_logits(colorizer_from_checkpoint(ck), photos, ck["render_size"])
     rows = []
     print(f"{len(files)} photos; {ck['kind']} step {ck['step']}")
-    print("T      beta   gain   shadow highlight  PSNR  ΔE00  cf_ratio")
+    print("T      beta   gain   shadow highlight  PSNR  ΔE00  hue_hit  cf_ratio")
     for values in itertools.product(*(getattr(args, name) for name in DECODING)):
         setting = dict(zip(DECODING, values))
         rows.append((setting, score(ck, setting, logits, photos, rgbs)))
         r = rows[-1][1]
-        print("  ".join(f"{v:5.2f}" for v in values), f" {r['psnr']:.2f}  {r['de00']:.2f}  {r['cf_ratio']:.3f}")
+        print(
+            "  ".join(f"{v:5.2f}" for v in values),
+            f" {r['psnr']:.2f}  {r['de00']:.2f}  {r['hue_hit']:.3f}  {r['cf_ratio']:.3f}",
+        )
     best = best_setting(rows, args.min_cf_ratio)
     if best is None:
         raise SystemExit(
             f"no setting reaches cf_ratio {args.min_cf_ratio}: try a lower prior correction or a higher gain"
         )
     flags = " ".join(f"{decoding_flag(k)} {v:g}" for k, v in best[0].items())
-    figures = f"PSNR {best[1]['psnr']:.2f}, ΔE00 {best[1]['de00']:.2f}, cf_ratio {best[1]['cf_ratio']:.3f}"
+    r = best[1]
+    figures = f"PSNR {r['psnr']:.2f}, ΔE00 {r['de00']:.2f}, hue_hit {r['hue_hit']:.3f}, cf_ratio {r['cf_ratio']:.3f}"
     print(f"best with cf_ratio >= {args.min_cf_ratio}: {flags}  ({figures})")
 
 
