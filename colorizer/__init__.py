@@ -4,12 +4,12 @@ import colorizer
 gan = colorizer.load("gan")                   # a shipped model name, or a path to an .onnx file
 rgb = gan.colorize(image)                     # uint8 HxW / HxWx3 / HxWx4 in, RGB uint8 HxWx3 out
 rgb = gan.colorize(image, render_size=384)
-image = colorizer.open_image("photo.jpg")
+image = colorizer.open_image("photo.jpg")     # limits: colorizer.Limits, env COLORIZER_MAX_*
 both = colorizer.compare([colorizer.load("cnn"), gan], image)   # shared luminance, per-model ab
 """
 
 from colorizer.compare import Comparison, compare
-from colorizer.imageio import ImageError, open_image, save_png, unique_stems
+from colorizer.imageio import ImageError, Limits, open_image, save_png, unique_stems
 from colorizer.model import CONTRACT, ContractError, Model, __version__, load
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Comparison",
     "ContractError",
     "ImageError",
+    "Limits",
     "Model",
     "__version__",
     "compare",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +22,6 @@ except ImportError:
     pass
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".avif", ".heic", ".heif", ".jp2"}
-MAX_PIXELS = 200_000_000  # decompression-bomb guard: larger images are refused with a clear message
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 class ImageError(ValueError):
@@ -33,6 +33,76 @@ class ImageError(ValueError):
     def __init__(self, name: str, reason: str):
         super().__init__(f"{name}: {reason}")
         self.reason = reason
+
+
+def _megapixels(n: int) -> str:
+    """1_500_000 -> '1.5', 200_000_000 -> '200', 10**10 -> '10,000'."""
+    return f"{n / 1e6:,.2f}".rstrip("0").rstrip(".")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The largest input open_image accepts. Anything larger is refused with an ImageError before decoding.
+
+    max_pixels   width x height as the file's header states it. Decoders never produce more pixels than
+                 the header states, so a compressed bomb (a small file of a huge image) is refused unread.
+    max_side     the longest side, px.
+    max_file_mb  the file's size (or the bytes' length), MiB.
+
+    LIMITS, the library's (CLI and Python API), takes the defaults below unless the environment variables
+    COLORIZER_MAX_PIXELS, COLORIZER_MAX_SIDE, COLORIZER_MAX_FILE_MB say otherwise; the app starts from
+    lower defaults of its own (demo/service.py) and reads the same variables.
+    """
+
+    max_pixels: int = 200_000_000
+    max_side: int = 65_535  # the largest side JPEG and WebP can store; anything longer is no photograph
+    max_file_mb: int = 1024
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if not isinstance(getattr(self, f.name), int) or getattr(self, f.name) <= 0:
+                raise ValueError(f"Limits.{f.name} must be a positive whole number, got {getattr(self, f.name)!r}")
+
+    @classmethod
+    def from_env(cls, defaults: Limits | None = None) -> Limits:
+        """`defaults` (default: Limits()) with each COLORIZER_MAX_* environment variable that is set applied."""
+        values = {}
+        for f in fields(cls):
+            var = f"COLORIZER_{f.name.upper()}"
+            raw = os.environ.get(var, "").strip().replace("_", "")
+            if raw:
+                if not raw.isdigit() or int(raw) == 0:
+                    raise ValueError(f"{var}={os.environ[var]!r}: expected a positive whole number")
+                values[f.name] = int(raw)
+        return replace(defaults or cls(), **values)
+
+    @property
+    def max_file_bytes(self) -> int:
+        """max_file_mb in bytes."""
+        return self.max_file_mb * 2**20
+
+    def check_file_size(self, name: str, nbytes: int) -> None:
+        """Raise ImageError naming the file if `nbytes` exceeds max_file_mb."""
+        if nbytes > self.max_file_bytes:
+            raise ImageError(name, f"the file is {nbytes / 2**20:,.1f} MB; the limit is {self.max_file_mb:,} MB")
+
+    def check_dimensions(self, name: str, width: int, height: int) -> None:
+        """Raise ImageError naming the file if a width x height image exceeds max_pixels or max_side."""
+        if width * height > self.max_pixels:
+            raise ImageError(
+                name,
+                f"{width}x{height} px is {_megapixels(width * height)} megapixels; "
+                f"the limit is {_megapixels(self.max_pixels)} megapixels",
+            )
+        if max(width, height) > self.max_side:
+            side = max(width, height)
+            raise ImageError(name, f"{width}x{height} px: a side of {side:,} px; the limit is {self.max_side:,} px")
+
+
+LIMITS = Limits.from_env()
+MAX_PIXELS = LIMITS.max_pixels  # the name earlier versions exported
+# Pillow's own guard (a warning above it, an error above twice it) agrees with ours; open_image checks first.
+Image.MAX_IMAGE_PIXELS = LIMITS.max_pixels
 
 
 def _to_array(im: Image.Image) -> np.ndarray:
@@ -51,31 +121,42 @@ def _to_array(im: Image.Image) -> np.ndarray:
     return np.asarray(im)
 
 
-def open_image(source: str | Path | bytes) -> np.ndarray:
+def open_image(source: str | Path | bytes, limits: Limits | None = None) -> np.ndarray:
     """Any supported image file (path or bytes) -> uint8 HxW (gray) or HxWx3 (RGB), EXIF orientation applied.
 
-    16-bit, CMYK, palette and alpha images are converted (alpha over white). Raises ImageError with the
-    file's name and the reason when the file cannot be read or exceeds MAX_PIXELS.
+    16-bit, CMYK, palette and alpha images are converted (alpha over white); of an animation, the first
+    frame. Raises ImageError with the file's name and the reason when the file cannot be read or exceeds
+    `limits` (default: LIMITS), which are checked before anything is decoded.
     """
+    limits = limits or LIMITS
     name = "image data" if isinstance(source, bytes) else str(source)
+    if Image.MAX_IMAGE_PIXELS and limits.max_pixels > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = limits.max_pixels  # a caller allows more: Pillow's guard must not refuse first
     try:
+        limits.check_file_size(name, len(source) if isinstance(source, bytes) else os.stat(source).st_size)
         with warnings.catch_warnings():  # our own limit below gives the clearer message
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
         with im:
-            if im.width * im.height > MAX_PIXELS:
-                raise ImageError(name, f"{im.width}x{im.height} px exceeds the limit of {MAX_PIXELS:,} pixels")
+            limits.check_dimensions(name, im.width, im.height)  # from the header: nothing is decoded yet
             im.load()
             return _to_array(ImageOps.exif_transpose(im))
     except ImageError:
         raise
     except FileNotFoundError:
         raise ImageError(name, "no such file") from None
-    except Image.DecompressionBombError:
-        raise ImageError(name, f"exceeds the limit of {MAX_PIXELS:,} pixels") from None
+    except IsADirectoryError:
+        raise ImageError(name, "a folder, not an image file") from None
+    except PermissionError:
+        raise ImageError(name, "permission denied") from None
+    except Image.DecompressionBombError:  # only above twice Pillow's guard, which is at least our limit
+        over, limit = _megapixels(2 * Image.MAX_IMAGE_PIXELS), _megapixels(limits.max_pixels)
+        raise ImageError(name, f"over {over} megapixels; the limit is {limit} megapixels") from None
     except UnidentifiedImageError:
         raise ImageError(name, "not an image, or a format this program cannot read") from None
-    except (OSError, SyntaxError, ValueError) as e:
+    except MemoryError:
+        raise ImageError(name, "not enough memory to open this image") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as e:
         raise ImageError(name, f"damaged or truncated image ({e})") from None
 
 

@@ -4,7 +4,8 @@
 
 Serves on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (default 127.0.0.1:7860) and runs the same way on a
 Hugging Face Space. Environment: COLORIZER_THREADS (ONNX Runtime and merge threads; default all cores),
-COLORIZER_MAX_PIXELS (default 50 megapixels), COLORIZER_MAX_FILE_MB (default 25), COLORIZER_QUEUE (most
+COLORIZER_MAX_PIXELS (default 50 megapixels), COLORIZER_MAX_FILE_MB (default 25), COLORIZER_MAX_SIDE (default
+65535 px; these limits are colorizer.imageio.Limits, checked before a photo is decoded), COLORIZER_QUEUE (most
 waiting requests before new ones get a "busy" answer; default 20), COLORIZER_CONCURRENCY (inferences run
 at once; default 1, which is fastest on a 2-core machine since ONNX Runtime already uses every core).
 With `gradio[mcp]` installed the `colorize` and `colorize_batch` endpoints are also MCP tools.
@@ -22,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python demo/app.py` puts demo/, not the repository, on the path
     sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no usage reports to Gradio's servers unless asked
 
 import gradio as gr  # noqa: E402
 
@@ -46,9 +48,27 @@ implausible colour (bolder, sometimes wrong). Both keep every detail of your pho
 predicted, and the result has your photo's full resolution. Move the sliders to compare; change the controls
 to re-render without uploading again.
 
-**The colours are the model's guess, not a historical record.** Uploads are processed in memory and on
-temporary files that are deleted within an hour; nothing is kept.
+**The colours are the model's guess, not a historical record.** Your photos and the results are stored only
+as temporary files on this server and deleted once they are an hour old (checked every 10 minutes). The
+predictions for the most recent photos are also kept in memory, for at most an hour, so that moving the
+controls is instant. Your photos are not sent anywhere else.
 """
+
+
+class PhotoInput(gr.Image):
+    """gr.Image whose upload reaches the handler as the path of the file, unopened.
+
+    gr.Image opens every upload with Pillow before the handler runs, so a file that is not an image (or
+    whose header claims billions of pixels) failed with a bare "Error". service.load_photo reads it
+    instead: a clear message naming the file, and the app's limits checked before anything is decoded.
+    """
+
+    is_template = True  # Gradio then uses gr.Image's front end and API description
+
+    def preprocess(self, payload):
+        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+            return str(payload.path)
+        return super().preprocess(payload)
 
 
 def safe_stem(path: str) -> str:
@@ -120,9 +140,9 @@ def colorize_batch(
         name = Path(path).name
         try:
             res = colorizer.compare(MODELS, service.load_photo(path), int(render_size))
-        except gr.Error as e:
-            errors.append(f"- **{name}**: {e.message}")
-            gallery.append((service.error_card(f"{name}: {e.message}"), f"{name}: not colorized"))
+        except gr.Error as e:  # the message starts with the file's name
+            errors.append(f"- {e.message}")
+            gallery.append((service.error_card(e.message), f"{name}: not colorized"))
             continue
         for look in looks:
             ab = res.blend("cnn", "gan", blend) if look == "blend" else res.ab[look]
@@ -160,7 +180,10 @@ CSS = """
 
 def build() -> gr.Blocks:
     """The interface; no work happens until a request arrives."""
-    with gr.Blocks(title="Old photo colorizer: CNN vs GAN", delete_cache=(3600, 3600)) as demo:
+    # Gradio's copies of uploads and results: every SWEEP_EVERY_S, those older than MAX_AGE_S are deleted;
+    # service.sweep_on_schedule does the same for the app's own files and the prediction cache.
+    delete_cache = (service.SWEEP_EVERY_S, service.MAX_AGE_S)
+    with gr.Blocks(title="Old photo colorizer: CNN vs GAN", delete_cache=delete_cache) as demo:
         gr.Markdown(INTRO)
         with gr.Accordion("Controls (apply to one photo and to many)", open=True), gr.Row():
             render_size = gr.Slider(128, 768, 256, step=32, label="Render resolution (px, long side)",
@@ -171,10 +194,10 @@ def build() -> gr.Blocks:
             mark = gr.Checkbox(False, label="Add a visible “AI-colourised” mark")
         with gr.Tab("One photo"):
             with gr.Row(equal_height=False):
-                photo = gr.Image(label="Your photo: JPEG, PNG, WebP, TIFF, BMP, AVIF, HEIC · up to "
-                                 f"{service.MAX_FILE_MB} MB and {service.MAX_PIXELS // 1_000_000} megapixels",
-                                 type="filepath", image_mode=None, sources=["upload", "clipboard"], height=300,
-                                 scale=1, min_width=280)  # fmt: skip
+                limits = f"{service.LIMITS.max_file_mb} MB and {service.LIMITS.max_pixels / 1e6:g} megapixels"
+                photo = PhotoInput(label=f"Your photo: JPEG, PNG, WebP, TIFF, BMP, AVIF, HEIC · up to {limits}",
+                                   type="filepath", image_mode=None, sources=["upload", "clipboard"], height=300,
+                                   scale=1, min_width=280)  # fmt: skip
                 with gr.Column(scale=1, min_width=280):
                     button = gr.Button("Colorize", variant="primary", size="lg")
                     info = gr.Markdown("Upload a photo or pick an example below.", label="timing")
@@ -219,8 +242,9 @@ def main() -> None:
     ap.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     args = ap.parse_args()
     mcp = importlib.util.find_spec("mcp") is not None  # gradio[mcp] installed: also serve MCP tools
+    service.sweep_on_schedule(CACHE)
     build().launch(
-        share=args.share, max_file_size=f"{service.MAX_FILE_MB}mb", mcp_server=mcp, css=CSS,
+        share=args.share, max_file_size=service.LIMITS.max_file_bytes, mcp_server=mcp, css=CSS,
         theme=gr.themes.Soft(), footer_links=["api"],
     )  # fmt: skip
 

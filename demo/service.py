@@ -2,13 +2,14 @@
 
 The models run once per (photo content, render size); the cache keeps their ab predictions so that the
 colour controls (boost, brightness, CNN/GAN blend, mark) only redo the cheap full-resolution merge.
-Nothing per request is stored on shared objects except that bounded, locked cache.
+Nothing per request is stored on shared objects except that bounded, locked cache, whose entries expire
+after MAX_AGE_S like the request folders under OUT_ROOT (see `sweep`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import os
 import shutil
 import tempfile
 import threading
@@ -25,12 +26,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 import colorizer
 from colorizer.color import gray_to_rgb
-from colorizer.imageio import png_bytes
+from colorizer.imageio import Limits, png_bytes
 
-MAX_PIXELS = int(os.environ.get("COLORIZER_MAX_PIXELS", 50_000_000))
-MAX_FILE_MB = int(os.environ.get("COLORIZER_MAX_FILE_MB", 25))
+# Lower than the library's: a public server shares its memory. COLORIZER_MAX_* environment variables override.
+LIMITS = Limits.from_env(Limits(max_pixels=50_000_000, max_file_mb=25))
 OUT_ROOT = Path(tempfile.gettempdir()) / "colorizer-app"
-OUT_MAX_AGE_S = 3600  # result files older than this are deleted at the next request
+MAX_AGE_S = 3600  # uploads, result files and cached predictions are deleted once this old
+SWEEP_EVERY_S = 600  # how often the app looks for what is that old
 FAST_PNG = 1  # zlib level for app outputs: large photos encode 3x faster than level 6, files ~10% larger
 
 
@@ -48,28 +50,47 @@ class Entry:
 
 
 class PredictionCache:
-    """A thread-safe LRU of Entry, keyed by (sha256 of the file's bytes, render size), bounded in bytes."""
+    """A thread-safe LRU of Entry, keyed by (sha256 of the file's bytes, render size), bounded in bytes and
+    items. An entry is dropped `max_age_s` seconds after it was made, even if it is still being used."""
 
-    def __init__(self, max_bytes: int = 1 << 30, max_items: int = 16):
-        self.max_bytes, self.max_items = max_bytes, max_items
-        self._items: OrderedDict[tuple, Entry] = OrderedDict()
+    def __init__(self, max_bytes: int = 1 << 30, max_items: int = 16, max_age_s: float = MAX_AGE_S):
+        self.max_bytes, self.max_items, self.max_age_s = max_bytes, max_items, max_age_s
+        self._items: OrderedDict[tuple, tuple[float, Entry]] = OrderedDict()  # key -> (time made, entry)
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> Entry | None:
+    def __len__(self) -> int:
         with self._lock:
+            return len(self._items)
+
+    def get(self, key: tuple) -> Entry | None:
+        """The entry for `key`, or None if there is none or it has expired."""
+        with self._lock:
+            self._expire()
             if key in self._items:
                 self._items.move_to_end(key)
-                return self._items[key]
+                return self._items[key][1]
             return None
 
     def put(self, key: tuple, entry: Entry) -> None:
+        """Add an entry; the least recently used ones go while the cache is over its bounds."""
         with self._lock:
-            self._items[key] = entry
+            self._items[key] = (time.monotonic(), entry)
             self._items.move_to_end(key)
+            self._expire()
             while len(self._items) > 1 and (
-                len(self._items) > self.max_items or sum(e.nbytes for e in self._items.values()) > self.max_bytes
+                len(self._items) > self.max_items or sum(e.nbytes for _, e in self._items.values()) > self.max_bytes
             ):
                 self._items.popitem(last=False)
+
+    def expire(self) -> None:
+        """Drop the entries older than max_age_s (also done on every get and put)."""
+        with self._lock:
+            self._expire()
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, (made, _) in self._items.items() if now - made > self.max_age_s]:
+            del self._items[key]
 
 
 def file_digest(path: str) -> str:
@@ -82,22 +103,14 @@ def file_digest(path: str) -> str:
 
 
 def load_photo(path: str | None) -> np.ndarray:
-    """An uploaded file -> uint8 HxW / HxWx3 array, or a gr.Error that says what is wrong and the limits."""
+    """An uploaded file -> uint8 HxW / HxWx3 array (within LIMITS, checked before decoding), or a gr.Error
+    that names the file (not the server's path to it) and says what is wrong."""
     if not path:
         raise gr.Error("Please upload a photo first.")
-    size_mb = Path(path).stat().st_size / 2**20
-    if size_mb > MAX_FILE_MB:
-        raise gr.Error(f"The file is {size_mb:.0f} MB; the upload limit is {MAX_FILE_MB} MB.")
     try:
-        image = colorizer.open_image(path)
+        return colorizer.open_image(path, LIMITS)
     except colorizer.ImageError as e:
-        raise gr.Error(f"Could not read this file: {e.reason}.") from None
-    h, w = image.shape[:2]
-    if h * w > MAX_PIXELS:
-        raise gr.Error(
-            f"The photo is {w}x{h} = {h * w / 1e6:.0f} megapixels; the limit is {MAX_PIXELS / 1e6:.0f} megapixels."
-        )
-    return image
+        raise gr.Error(f"{Path(path).name}: {e.reason}.") from None
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
@@ -135,13 +148,35 @@ def add_mark(rgb: np.ndarray, text: str = "AI-colourised") -> np.ndarray:
     return np.asarray(im)
 
 
-def new_out_dir() -> Path:
-    """A fresh folder for one request's files; folders older than OUT_MAX_AGE_S are removed first."""
-    OUT_ROOT.mkdir(parents=True, exist_ok=True)
+def sweep(cache: PredictionCache | None = None) -> None:
+    """Delete request folders under OUT_ROOT older than MAX_AGE_S, and the cache's expired entries."""
     now = time.time()
-    for old in OUT_ROOT.iterdir():
-        if now - old.stat().st_mtime > OUT_MAX_AGE_S:
-            shutil.rmtree(old, ignore_errors=True)
+    for old in OUT_ROOT.iterdir() if OUT_ROOT.is_dir() else ():
+        with contextlib.suppress(FileNotFoundError):  # another thread's sweep got there first
+            if now - old.stat().st_mtime > MAX_AGE_S:
+                shutil.rmtree(old, ignore_errors=True)
+    if cache is not None:
+        cache.expire()
+
+
+def sweep_on_schedule(cache: PredictionCache, every_s: float = SWEEP_EVERY_S) -> threading.Thread:
+    """Run `sweep` now and then every `every_s` seconds in a daemon thread, so that files and predictions go
+    on time even when no request comes (Gradio's own delete_cache does the same for its copies)."""
+
+    def loop() -> None:
+        while True:
+            sweep(cache)
+            time.sleep(every_s)
+
+    thread = threading.Thread(target=loop, name="colorizer-sweep", daemon=True)
+    thread.start()
+    return thread
+
+
+def new_out_dir() -> Path:
+    """A fresh folder for one request's files; folders older than MAX_AGE_S are removed first."""
+    OUT_ROOT.mkdir(parents=True, exist_ok=True)
+    sweep()
     out = OUT_ROOT / uuid.uuid4().hex
     out.mkdir()
     return out
