@@ -55,20 +55,23 @@ controls is instant. Your photos are not sent anywhere else.
 """
 
 
-class PhotoInput(gr.Image):
-    """gr.Image whose upload reaches the handler as the path of the file, unopened.
+def unopened(image: gr.Image) -> gr.Image:
+    """Make a gr.Image(type="filepath") hand the uploaded file's path to the handler without opening it.
 
-    gr.Image opens every upload with Pillow before the handler runs, so a file that is not an image (or
-    whose header claims billions of pixels) failed with a bare "Error". service.load_photo reads it
-    instead: a clear message naming the file, and the app's limits checked before anything is decoded.
+    gr.Image opens every upload with Pillow before the handler runs, so a file that is not an image (or whose
+    header claims billions of pixels) failed with a bare "Error"; service.load_photo reads it instead, with a
+    clear message naming the file and the app's limits checked before anything is decoded. (An override on
+    the instance: a gr.Image subclass would make Gradio write a demo/app.pyi stub at every start.)
     """
+    opening = image.preprocess
 
-    is_template = True  # Gradio then uses gr.Image's front end and API description
-
-    def preprocess(self, payload):
+    def preprocess(payload):  # Gradio has already checked that the path is one of its uploads
         if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
             return str(payload.path)
-        return super().preprocess(payload)
+        return opening(payload)
+
+    image.preprocess = preprocess
+    return image
 
 
 def safe_stem(path: str) -> str:
@@ -195,9 +198,9 @@ def build() -> gr.Blocks:
         with gr.Tab("One photo"):
             with gr.Row(equal_height=False):
                 limits = f"{service.LIMITS.max_file_mb} MB and {service.LIMITS.max_pixels / 1e6:g} megapixels"
-                photo = PhotoInput(label=f"Your photo: JPEG, PNG, WebP, TIFF, BMP, AVIF, HEIC · up to {limits}",
-                                   type="filepath", image_mode=None, sources=["upload", "clipboard"], height=300,
-                                   scale=1, min_width=280)  # fmt: skip
+                photo = unopened(gr.Image(label=f"Your photo: JPEG, PNG, WebP, TIFF, BMP, AVIF, HEIC · up to {limits}",
+                                          type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                                          height=300, scale=1, min_width=280))  # fmt: skip
                 with gr.Column(scale=1, min_width=280):
                     button = gr.Button("Colorize", variant="primary", size="lg")
                     info = gr.Markdown("Upload a photo or pick an example below.", label="timing")
