@@ -159,18 +159,19 @@ def sweep(cache: PredictionCache | None = None) -> None:
         cache.expire()
 
 
-def sweep_on_schedule(cache: PredictionCache, every_s: float = SWEEP_EVERY_S) -> threading.Thread:
+def sweep_on_schedule(cache: PredictionCache, every_s: float = SWEEP_EVERY_S) -> threading.Event:
     """Run `sweep` now and then every `every_s` seconds in a daemon thread, so that files and predictions go
-    on time even when no request comes (Gradio's own delete_cache does the same for its copies)."""
+    on time even when no request comes (Gradio's delete_cache does the same for its copies). Set the
+    returned event to stop."""
+    stop = threading.Event()
 
     def loop() -> None:
-        while True:
+        while not stop.is_set():
             sweep(cache)
-            time.sleep(every_s)
+            stop.wait(every_s)
 
-    thread = threading.Thread(target=loop, name="colorizer-sweep", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=loop, name="colorizer-sweep", daemon=True).start()
+    return stop
 
 
 def new_out_dir() -> Path:
