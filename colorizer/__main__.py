@@ -7,8 +7,10 @@ Each INPUT is a file or a folder (read at its top level; files without an image 
 Writes OUTDIR/<input stem>_<model>.png (lossless, sRGB-tagged); with --model both and --blend T also
 <stem>_blend.png, the two models' colour mixed from all-CNN (T=0) to all-GAN (T=1), with no extra inference.
 --saturation and --brightness adjust every result. Inputs are never written over and existing outputs are
-kept unless --overwrite is given. A file that cannot be read is reported in one line and
-skipped; the exit status is 1 if any file failed.
+kept unless --overwrite is given (a photo whose outputs all exist is not run again). A file that cannot be
+read is reported in one line and skipped; the exit status is 1 if any file failed.
+Every output is written atomically (colorizer.atomic): a run stopped by Ctrl-C (exit status 130) or killed
+leaves complete files only, and the next run removes the temporary files it left and does the rest.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from colorizer.atomic import remove_stale_temps
 from colorizer.compare import blend_text, compare
 from colorizer.imageio import IMAGE_EXTS, ImageError, open_image, save_png, unique_stems
-from colorizer.model import load
+from colorizer.manifest import ManifestError
+from colorizer.model import ContractError, Model, load
 
 
 def collect(inputs: list[str]) -> tuple[list[Path], list[str]]:
@@ -39,7 +43,8 @@ def collect(inputs: list[str]) -> tuple[list[Path], list[str]]:
     return list(dict.fromkeys(files)), errors
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, checked (argparse exits with status 2 on a bad one)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     ap.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the results")
@@ -56,37 +61,74 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--saturation must be in 0..3 and --brightness in -30..30")
     if args.blend is not None and (args.model != "both" or not 0 <= args.blend <= 1):
         ap.error("--blend needs --model both and a value in 0..1")
+    return args
 
-    files, errors = collect(args.inputs)
-    for e in errors:
-        print(e, file=sys.stderr)
-    models = [load(n) for n in (["cnn", "gan"] if args.model == "both" else [args.model])]
-    outdir = Path(args.output)
-    outdir.mkdir(parents=True, exist_ok=True)
+
+def colorize_files(
+    files: list[Path], models: list[Model], outdir: Path, args: argparse.Namespace
+) -> tuple[int, int, int]:
+    """Write every file's outputs to `outdir`; returns (written, kept, failed) counts of outputs (failed: also
+    unreadable photos)."""
     protected = {f.resolve() for f in files}
-    failed, written = len(errors), 0
-    for f, stem in zip(tqdm(files, desc="colorizing", unit="photo"), unique_stems(files)):
-        try:
-            result = compare(models, open_image(f), args.render_size)
-        except ImageError as e:
-            tqdm.write(f"skipped {e}", file=sys.stderr)
-            failed += 1
-            continue
-        looks = {m.name: (result.ab[m.name], m.png_text()) for m in models}
-        if args.blend is not None:
-            looks["blend"] = (result.blend("cnn", "gan", args.blend), blend_text(models, args.blend))
-        for name, (ab, text) in looks.items():
-            out = outdir / f"{stem}_{name}.png"
-            if out.resolve() in protected:
-                tqdm.write(f"not written: {out} is one of the inputs", file=sys.stderr)
-                failed += 1
+    looks = [m.name for m in models] + (["blend"] if args.blend is not None else [])
+    written = kept = failed = 0
+    with tqdm(total=len(files), desc="colorizing", unit="photo") as bar:
+        for f, stem in zip(files, unique_stems(files)):
+            bar.update(1)
+            todo = {}
+            for look in looks:
+                out = outdir / f"{stem}_{look}.png"
+                if out.resolve() in protected:
+                    tqdm.write(f"not written: {out} is one of the inputs", file=sys.stderr)
+                    failed += 1
+                elif out.exists() and not args.overwrite:
+                    kept += 1
+                else:
+                    todo[look] = out
+            if not todo:  # done by an earlier run: no need to read or colorize it again
                 continue
             try:
-                rgb = result.photo.render(ab, args.saturation, args.brightness)
-                save_png(out, rgb, text, overwrite=args.overwrite)
-                written += 1
-            except FileExistsError:
-                tqdm.write(f"kept existing {out} (use --overwrite to replace it)", file=sys.stderr)
+                result = compare(models, open_image(f), args.render_size)
+            except ImageError as e:
+                tqdm.write(f"skipped {e}", file=sys.stderr)
+                failed += 1
+                continue
+            for look, out in todo.items():
+                if look == "blend":
+                    ab, text = result.blend("cnn", "gan", args.blend), blend_text(models, args.blend)
+                else:
+                    ab, text = result.ab[look], next(m.png_text() for m in models if m.name == look)
+                try:
+                    save_png(out, result.photo.render(ab, args.saturation, args.brightness), text, args.overwrite)
+                    written += 1
+                except FileExistsError:  # appeared since the check above (another run): still never replaced
+                    kept += 1
+    return written, kept, failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; the exit status (0 ok, 1 a file failed, 2 unusable model, 130 interrupted)."""
+    args = parse_args(argv)
+    outdir = Path(args.output)
+    try:
+        files, errors = collect(args.inputs)
+        for e in errors:
+            print(e, file=sys.stderr)
+        try:
+            models = [load(n) for n in (["cnn", "gan"] if args.model == "both" else [args.model])]
+        except (ManifestError, ContractError, FileNotFoundError) as e:
+            print(e, file=sys.stderr)
+            return 2
+        outdir.mkdir(parents=True, exist_ok=True)
+        if stale := remove_stale_temps(outdir):
+            print(f"removed {len(stale)} temporary file(s) left in {outdir} by a stopped run", file=sys.stderr)
+        written, kept, failed = colorize_files(files, models, outdir, args)
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback; every file under a final name is complete
+        print(f"interrupted: the outputs in {outdir} are complete; run again to do the rest", file=sys.stderr)
+        return 130
+    if kept:
+        print(f"kept existing outputs: {kept} (use --overwrite to replace them)", file=sys.stderr)
+    failed += len(errors)
     print(f"{written} image(s) written to {outdir}, {failed} failure(s)", file=sys.stderr)
     return 1 if failed else 0
 

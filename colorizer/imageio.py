@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from colorizer.atomic import atomic_write
 from colorizer.color import composite_over_white, to_8bit
 
 try:  # HEIC/HEIF is optional: pillow-heif registers a Pillow opener when installed
@@ -176,25 +177,9 @@ def png_bytes(rgb: np.ndarray, text: dict[str, str] | None = None, compress_leve
 
 def save_png(path: str | Path, rgb: np.ndarray, text: dict[str, str] | None = None, overwrite: bool = False) -> None:
     """Write a tagged PNG (see png_bytes). Without `overwrite`, an existing file is never replaced
-    (FileExistsError). The file appears complete or not at all: written beside it, then renamed/linked.
+    (FileExistsError). The file appears complete or not at all, even if the process is killed (atomic_write).
     """
-    path = Path(path)
-    data = png_bytes(rgb, text)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    try:
-        if overwrite:
-            os.replace(tmp, path)
-            return
-        try:
-            os.link(tmp, path)  # atomic, and fails with FileExistsError if `path` exists
-        except FileExistsError:
-            raise
-        except OSError:  # a file system without hard links: exclusive create instead
-            with open(path, "xb") as f:
-                f.write(data)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, png_bytes(rgb, text), overwrite=overwrite)
 
 
 def unique_stems(files: list[Path]) -> list[str]:
