@@ -10,6 +10,7 @@ both = colorizer.compare([colorizer.load("cnn"), gan], image)   # shared luminan
 
 from colorizer.compare import Comparison, compare
 from colorizer.imageio import ImageError, Limits, open_image, save_png, unique_stems
+from colorizer.manifest import ManifestError
 from colorizer.model import CONTRACT, ContractError, Model, __version__, load
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "ContractError",
     "ImageError",
     "Limits",
+    "ManifestError",
     "Model",
     "__version__",
     "compare",

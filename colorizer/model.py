@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from colorizer.manifest import listed, verify, write_manifest
 from colorizer.pipeline import Photo
 
 __version__ = "0.1.0"
@@ -50,7 +51,8 @@ def resolve(name_or_path: str | Path, precision: str | None = None) -> Path:
 
     precision (default: env COLORIZER_PRECISION, else 'auto'): 'fp32' -> NAME.onnx; 'int8' -> NAME_int8.onnx
     (static int8, checked against the float model by export.quantize); 'auto' -> the int8 file when it
-    exists and ONNX Runtime has no CUDA (int8 is about twice as fast on CPU; on GPU the float one is).
+    exists (or MANIFEST.json lists it) and ONNX Runtime has no CUDA (int8 is about twice as fast on CPU; on GPU
+    the float one is).
     """
     if str(name_or_path) not in SHIPPED:
         return Path(name_or_path)
@@ -59,7 +61,8 @@ def resolve(name_or_path: str | Path, precision: str | None = None) -> Path:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     int8 = MODEL_DIR / f"{name_or_path}_int8.onnx"
     cpu_only = "CUDAExecutionProvider" not in providers()
-    if precision == "int8" or (precision == "auto" and cpu_only and int8.is_file()):
+    shipped_int8 = int8.is_file() or int8.name in listed(MODEL_DIR)  # listed but missing: verify says so
+    if precision == "int8" or (precision == "auto" and cpu_only and shipped_int8):
         return int8
     return MODEL_DIR / f"{name_or_path}.onnx"
 
@@ -127,6 +130,24 @@ class Model:
 
 
 def load(name_or_path: str | Path, precision: str | None = None) -> Model:
-    """Load a shipped model by name ('cnn', 'gan'; precision as in `resolve`) or a colorizer/1 .onnx by path."""
+    """Load a shipped model by name ('cnn', 'gan'; precision as in `resolve`) or a colorizer/1 .onnx by path.
+
+    A shipped model is first checked against onnx_models/MANIFEST.json: ManifestError (one line naming the
+    file and the fix) if it is missing, truncated or altered. A path is loaded as it is.
+    """
     shipped = str(name_or_path) in SHIPPED
-    return Model(resolve(name_or_path, precision), str(name_or_path) if shipped else None)
+    path = resolve(name_or_path, precision)
+    if shipped:
+        verify(path)
+    return Model(path, str(name_or_path) if shipped else None)
+
+
+def refresh_manifest(written: str | Path) -> bool:
+    """Rewrite MODEL_DIR/MANIFEST.json if `written`, a model file a tool has just written, is in MODEL_DIR.
+
+    Returns whether it did; a file written anywhere else leaves the manifest alone.
+    """
+    if Path(written).resolve().parent != MODEL_DIR.resolve():
+        return False
+    write_manifest(MODEL_DIR)
+    return True

@@ -33,7 +33,7 @@ import torch
 from skimage import data as skdata
 from torch import nn
 
-from colorizer.model import CONTRACT
+from colorizer.model import CONTRACT, refresh_manifest
 from colorizer.pipeline import Photo
 from train.checkpoint import colorizer_from_checkpoint, load_checkpoint
 from train.efficientnet import fold_batchnorms
@@ -172,6 +172,8 @@ def main() -> None:
     if problems:
         out.unlink()
         sys.exit(f"export failed, {out} removed: " + "; ".join(problems))
+    if refresh_manifest(out):
+        print(f"{out.parent / 'MANIFEST.json'} rewritten")
 
 
 if __name__ == "__main__":

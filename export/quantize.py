@@ -29,6 +29,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from skimage import data as skdata
 
 import colorizer
+from colorizer.model import refresh_manifest
 from colorizer.pipeline import Photo
 from train.config import TrainConfig
 from train.data import load_rgb, split_photos
@@ -115,6 +116,8 @@ def main() -> None:
     if max(diffs.values()) > args.max_de00:
         args.output.unlink()
         sys.exit(f"quantization failed, {args.output} removed: mean ΔE00 {max(diffs.values()):.3f} > {args.max_de00}")
+    if refresh_manifest(args.output):
+        print(f"{args.output.parent / 'MANIFEST.json'} rewritten")
 
 
 if __name__ == "__main__":

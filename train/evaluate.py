@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -30,7 +29,9 @@ import onnx
 from tqdm import tqdm
 
 import colorizer
+from colorizer.atomic import atomic_write
 from colorizer.color import gray_to_rgb, rgb_to_gray
+from colorizer.model import refresh_manifest
 from train.data import list_photos, load_rgb
 from train.metrics import photo_figures, pool
 from train.report import image_sheet
@@ -109,9 +110,7 @@ def stamp(model: colorizer.Model, results: dict, data: str) -> None:
     gray = {f"gray_{k}": results["gray"][k] for k in ("psnr", "de00")}
     props["eval_metrics"] = json.dumps(results[model.name] | gray | {"data": data})
     onnx.helper.set_model_props(m, props)
-    tmp = model.path.with_suffix(".stamping")
-    onnx.save(m, str(tmp))
-    os.replace(tmp, model.path)
+    atomic_write(model.path, m.SerializeToString())
 
 
 def markdown(results: dict) -> str:
@@ -149,6 +148,7 @@ def main() -> None:
     if args.stamp:
         for m in models:
             stamp(m, results, f"{args.data.name}: {len(files)} photos, full resolution")
+            refresh_manifest(m.path)  # a shipped model's file changed: the manifest must follow
     print(table + f"\nwritten to {args.out}/ (results.md, results.json, sheet.png)")
 
 
