@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from colorizer.atomic import atomic_write
 from train.models import build_colorizer
 
 
@@ -24,18 +24,15 @@ def git_commit() -> str:
 
 
 def save_atomic(obj: dict, path: Path) -> None:
-    """torch.save to a temporary file beside `path`, fsync, then rename: a crash never leaves half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """torch.save to a temporary file beside `path`, fsync, then rename (colorizer.atomic.atomic_write): a
+    killed run never leaves half a checkpoint, and the next run removes the temporary file."""
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    """Read a checkpoint dict (CPU tensors)."""
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """Read a checkpoint dict (CPU tensors) with weights_only=True: tensors and plain Python values only
+    (the numpy random state is a dict of ints), so loading a file never runs code from it."""
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def colorizer_weights(ckpt: dict) -> dict:

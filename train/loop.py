@@ -13,7 +13,9 @@ sampler), DDP averages the gradients, and rank 0 alone logs, validates and saves
 from __future__ import annotations
 
 import copy
+import csv
 import hashlib
+import io
 import math
 import time
 from pathlib import Path
@@ -22,6 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from colorizer.atomic import atomic_write, remove_stale_temps
 from train import distributed, report
 from train.checkpoint import colorizer_weights, git_commit, load_checkpoint, save_atomic
 from train.config import TrainConfig
@@ -42,6 +45,25 @@ def lr_factor(cfg: TrainConfig, step: int) -> float:
         return 1.0
     t = min(1.0, (step - cfg.lr_decay_from) / max(1, cfg.steps - cfg.lr_decay_from))
     return cfg.lr_min_ratio + (1.0 - cfg.lr_min_ratio) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def drop_rows_after(log: Path, step: int) -> None:
+    """Remove the CSV log's rows past `step`, and a last row cut short: written after the checkpoint a run
+    resumes from, they belong to lost work that the resumed run logs again (no duplicated or missing rows)."""
+    if not log.exists():
+        return
+    text = log.read_text()
+    whole = text[: text.rfind("\n") + 1]  # a run killed while appending leaves a partial last line
+    rows = list(csv.reader(io.StringIO(whole)))
+    if not rows:  # not even a whole header: log_row starts the file again
+        log.unlink()
+        return
+    at = rows[0].index("step")
+    keep = rows[:1] + [r for r in rows[1:] if r and int(float(r[at])) <= step]
+    if whole != text or len(keep) < len(rows):
+        buf = io.StringIO()
+        csv.writer(buf).writerows(keep)  # "\r\n" line ends, as report.log_row's csv writer makes them
+        atomic_write(log, buf.getvalue().encode())
 
 
 class Trainer:
@@ -95,6 +117,10 @@ class Trainer:
         self.commits = [git_commit()]  # the code this process runs, read once: later edits do not run
         if resume and (self.out / "last.pt").exists():
             self._restore(load_checkpoint(self.out / "last.pt"))
+        if ctx.main:  # rank 0 alone writes the run folder
+            remove_stale_temps(self.out)  # half-written checkpoints of a killed run
+            if resume:
+                drop_rows_after(self.out / "log.csv", self.step)
 
     # ---- one optimisation step -------------------------------------------------------------
     def train_step(self) -> dict:
