@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from corpus import CASES, Case, write_corpus
+from corpus import CASES, Case, gray_png, write_corpus
 from PIL import Image
 
 import colorizer
@@ -129,3 +129,14 @@ def test_app_still_serves_after_the_corpus(client, corpus_dir):
 
     result = client.submit(handle_file(str(corpus_dir / "2x3.png")), api_name="/colorize").result(timeout=TIMEOUT)
     assert "2x3 px" in result[4]
+
+
+def test_app_limit_is_lower_than_the_librarys(client, tmp_path):
+    """A 64-megapixel bomb: the library (200 MP) would decode it, the app (50 MP) refuses it unread."""
+    from gradio_client import handle_file
+
+    path = tmp_path / "bomb 8000x8000.png"
+    path.write_bytes(gray_png(8000, 8000))  # ~60 KB
+    assert colorizer.imageio.LIMITS.max_pixels >= 64_000_000
+    with pytest.raises(Exception, match=r"bomb 8000x8000\.png: 8000x8000 px is 64 megapixels; the limit is 50 "):
+        client.submit(handle_file(str(path)), api_name="/colorize").result(timeout=TIMEOUT)
