@@ -31,7 +31,10 @@ import colorizer  # noqa: E402
 from colorizer.compare import blend_text  # noqa: E402
 from demo import service  # noqa: E402
 
-MODELS = [colorizer.load("cnn"), colorizer.load("gan")]  # sessions are created once, at start-up
+try:  # sessions are created once, at start-up
+    MODELS = [colorizer.load("cnn"), colorizer.load("gan")]
+except colorizer.ManifestError as e:
+    sys.exit(str(e))  # one line naming the damaged file and the fix, not a traceback
 BY_NAME = {m.name: m for m in MODELS}
 CACHE = service.PredictionCache()
 EXAMPLES = sorted(str(p) for p in (ROOT / "demo" / "examples").glob("*.jpg"))

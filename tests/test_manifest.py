@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -15,6 +16,7 @@ import colorizer
 import colorizer.__main__ as cli
 from colorizer import manifest
 from colorizer.model import MODEL_DIR, refresh_manifest, resolve
+from helpers import ROOT
 
 CONTRACTS = {"colorizer/1"}
 
@@ -105,3 +107,11 @@ def test_evaluate_stamp_rewrites_the_manifest(models, photo_dir, tmp_path, monke
     assert after[stamped]["sha256"] != before[stamped]["sha256"]  # the file changed, and the manifest with it
     assert after == manifest.entries(models)
     assert "eval_metrics" in colorizer.load("cnn").meta  # and it still loads
+
+
+def test_the_app_stops_at_start_up_with_the_one_line(models):
+    flip_a_byte(resolve("cnn"))
+    start = "import pathlib, sys, colorizer.model as m; m.MODEL_DIR = pathlib.Path(sys.argv[1]); import demo.app"
+    p = subprocess.run([sys.executable, "-c", start, str(models)], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 1
+    assert p.stderr.strip().splitlines() == [p.stderr.strip()] and "restore it with git checkout" in p.stderr
