@@ -1,14 +1,20 @@
 """Colorize black-and-white photos from the command line.
 
     python -m colorizer INPUT... -o OUTDIR [--model cnn|gan|both] [--render-size N] [--overwrite]
-                        [--saturation S] [--brightness B] [--blend T]
+                        [--saturation S] [--brightness B] [--auto-contrast] [--blend T]
+                        [--restore] [--own-colours]
 
 Each INPUT is a file or a folder (read at its top level; files without an image extension are skipped).
 Writes OUTDIR/<input stem>_<model>.png (lossless, sRGB-tagged); with --model both and --blend T also
 <stem>_blend.png, the two models' colour mixed from all-CNN (T=0) to all-GAN (T=1), with no extra inference.
---saturation and --brightness adjust every result. Inputs are never written over and existing outputs are
-kept unless --overwrite is given (a photo whose outputs all exist is not run again). A file that cannot be
-read is reported in one line and skipped; the exit status is 1 if any file failed.
+--saturation, --brightness and --auto-contrast (a capped percentile stretch of L*) adjust every result.
+--restore repairs scratches, dust and grain in the luminance with the restoration model before anything else.
+--own-colours also writes <stem>_own.png for a photo that still carries real colour (a faded colour print, a
+colour scan): its own colours restored by white balance, de-fading and auto-contrast, no model; a black-and-white
+or toned photo is named with the reason and gets none.
+Inputs are never written over and existing outputs are kept unless --overwrite is given (a photo whose outputs
+all exist is not run again). A file that cannot be read is reported in one line and skipped; the exit status is
+1 if any file failed.
 Every output is written atomically (colorizer.atomic): a run stopped by Ctrl-C (exit status 130) or killed
 leaves complete files only, and the next run removes the temporary files it left and does the rest.
 """
@@ -19,13 +25,15 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from colorizer.atomic import remove_stale_temps
-from colorizer.compare import blend_text, compare
+from colorizer.compare import Comparison, blend_text, compare, own_colours_text
 from colorizer.imageio import IMAGE_EXTS, ImageError, open_image, save_png, unique_stems
 from colorizer.manifest import ManifestError
 from colorizer.model import ContractError, Model, load
+from colorizer.pipeline import SupportsRestore, get_restorer
 
 
 def collect(inputs: list[str]) -> tuple[list[Path], list[str]]:
@@ -53,7 +61,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--overwrite", action="store_true", help="replace existing outputs (never inputs)")
     ap.add_argument("--saturation", type=float, default=1.0, help="colour boost, 1 = as predicted (0..3)")
     ap.add_argument("--brightness", type=float, default=0.0, help="L* offset, 0 = as is (-30..30)")
+    ap.add_argument("--auto-contrast", action="store_true", help="stretch the tones (0.5 %% clipped, gain <= 1.5)")
     ap.add_argument("--blend", type=float, help="also write <stem>_blend.png: 0 = all CNN .. 1 = all GAN")
+    ap.add_argument("--restore", action="store_true", help="repair scratches, dust and grain first (restore model)")
+    ap.add_argument("--own-colours", action="store_true", help="also write <stem>_own.png for photos with colour")
     args = ap.parse_args(argv)
     if args.render_size is not None and not 16 <= args.render_size <= 4096:
         ap.error("--render-size must be between 16 and 4096")
@@ -65,12 +76,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def colorize_files(
-    files: list[Path], models: list[Model], outdir: Path, args: argparse.Namespace
+    files: list[Path], models: list[Model], outdir: Path, args: argparse.Namespace, restorer: SupportsRestore | None
 ) -> tuple[int, int, int]:
     """Write every file's outputs to `outdir`; returns (written, kept, failed) counts of outputs (failed: also
-    unreadable photos)."""
+    unreadable photos). Only the models an output still needs are run."""
     protected = {f.resolve() for f in files}
-    looks = [m.name for m in models] + (["blend"] if args.blend is not None else [])
+    looks = [m.name for m in models] + ["blend"] * (args.blend is not None) + ["own"] * args.own_colours
     written = kept = failed = 0
     with tqdm(total=len(files), desc="colorizing", unit="photo") as bar:
         for f, stem in zip(files, unique_stems(files)):
@@ -87,27 +98,45 @@ def colorize_files(
                     todo[look] = out
             if not todo:  # done by an earlier run: no need to read or colorize it again
                 continue
+            needed = [m for m in models if m.name in todo or "blend" in todo]
             try:
-                result = compare(models, open_image(f), args.render_size)
+                result = compare(needed, open_image(f), args.render_size, restorer or False)
             except ImageError as e:
                 tqdm.write(f"skipped {e}", file=sys.stderr)
                 failed += 1
                 continue
             for look, out in todo.items():
-                if look == "blend":
-                    ab, text = result.blend("cnn", "gan", args.blend), blend_text(models, args.blend)
-                else:
-                    ab, text = result.ab[look], next(m.png_text() for m in models if m.name == look)
+                if (made := output_image(result, look, models, args)) is None:
+                    tqdm.write(f"no own colours for {f}: {result.photo.colour.reason}", file=sys.stderr)
+                    continue
                 try:
-                    save_png(out, result.photo.render(ab, args.saturation, args.brightness), text, args.overwrite)
+                    save_png(out, *made, args.overwrite)
                     written += 1
                 except FileExistsError:  # appeared since the check above (another run): still never replaced
                     kept += 1
     return written, kept, failed
 
 
+def output_image(
+    result: Comparison, look: str, models: list[Model], args: argparse.Namespace
+) -> tuple[np.ndarray, dict[str, str]] | None:
+    """One output: RGB uint8 HxWx3 and its PNG text; None for own colours of a photo without real colour."""
+    photo = result.photo
+    if look == "own":
+        if not photo.colour.has_colour:
+            return None
+        return photo.own_colours(args.saturation, args.brightness), own_colours_text(photo.restored)
+    if look == "blend":
+        ab, text = result.blend("cnn", "gan", args.blend), blend_text(models, args.blend)
+    else:
+        ab, text = result.ab[look], next(m.png_text() for m in models if m.name == look)
+    if photo.restored:
+        text = {**text, "Description": text["Description"] + "; luminance repaired by the restoration model first"}
+    return photo.render(ab, args.saturation, args.brightness, args.auto_contrast), text
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; the exit status (0 ok, 1 a file failed, 2 unusable model, 130 interrupted)."""
+    """Run the command line; the exit status (0 ok, 1 a file failed, 2 unusable model or restorer, 130 interrupted)."""
     args = parse_args(argv)
     outdir = Path(args.output)
     try:
@@ -116,13 +145,14 @@ def main(argv: list[str] | None = None) -> int:
             print(e, file=sys.stderr)
         try:
             models = [load(n) for n in (["cnn", "gan"] if args.model == "both" else [args.model])]
+            restorer = get_restorer(args.restore)
         except (ManifestError, ContractError, FileNotFoundError) as e:
             print(e, file=sys.stderr)
             return 2
         outdir.mkdir(parents=True, exist_ok=True)
         if stale := remove_stale_temps(outdir):
             print(f"removed {len(stale)} temporary file(s) left in {outdir} by a stopped run", file=sys.stderr)
-        written, kept, failed = colorize_files(files, models, outdir, args)
+        written, kept, failed = colorize_files(files, models, outdir, args, restorer)
     except KeyboardInterrupt:  # Ctrl-C: one line, no traceback; every file under a final name is complete
         print(f"interrupted: the outputs in {outdir} are complete; run again to do the rest", file=sys.stderr)
         return 130

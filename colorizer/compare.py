@@ -7,26 +7,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from colorizer.model import Model
-from colorizer.pipeline import Photo, timed, upsample_ab
+from colorizer.model import Model, __version__
+from colorizer.pipeline import Photo, SupportsRestore, get_restorer, timed, upsample_ab
 
 
 @dataclass
 class Comparison:
     """One photo colorized by several models.
 
-    photo    the shared luminance (gray uint8 HxW, L* float32 HxW)
+    photo    the shared luminance (gray uint8 HxW, restored if asked) and, for a colour input, its RGB
+             (photo.colour says whether it carries real colour; photo.own_colours() restores them)
     ab       model name -> predicted ab float32 [2,h,w] at the render size, padding cropped (Lab units)
-    seconds  model name -> seconds spent in that model's inference
+    seconds  model name -> seconds spent in that model's inference; "restore" -> the restorer's, if one ran
     """
 
     photo: Photo
     ab: dict[str, np.ndarray]
     seconds: dict[str, float]
 
-    def rgb(self, name: str, saturation: float = 1.0, brightness: float = 0.0) -> np.ndarray:
+    def rgb(
+        self, name: str, saturation: float = 1.0, brightness: float = 0.0, auto_contrast: bool = False
+    ) -> np.ndarray:
         """One model's result: RGB uint8 HxWx3 at the photo's full size (see Photo.render for the controls)."""
-        return self.photo.render(self.ab[name], saturation, brightness)
+        return self.photo.render(self.ab[name], saturation, brightness, auto_contrast)
 
     def blend(self, a: str, b: str, t: float) -> np.ndarray:
         """ab float32 [2,h,w] mixed from model a (t=0) to model b (t=1), at a's render grid."""
@@ -36,10 +39,18 @@ class Comparison:
         return (1.0 - t) * ab_a + t * ab_b
 
 
-def compare(models: Sequence[Model], image: np.ndarray, render_size: int | None = None) -> Comparison:
-    """Run each model on one photo array (see pipeline.to_gray); luminance and resizing are done once."""
-    photo = Photo.from_image(image)
-    ab, seconds = {}, {}
+def compare(
+    models: Sequence[Model], image: np.ndarray, render_size: int | None = None, restore: bool | SupportsRestore = False
+) -> Comparison:
+    """Run each model on one photo array (see pipeline.to_uint8); luminance and resizing are done once.
+
+    restore: True repairs the luminance with the shipped restoration model first (FileNotFoundError until it
+    ships), or pass any object with .restore(gray uint8 HxW) -> uint8 HxW; its time is seconds["restore"].
+    """
+    photo, seconds = Photo.from_image(image), {}
+    if (restorer := get_restorer(restore)) is not None:
+        photo, seconds["restore"] = timed(photo.restore, restorer)
+    ab = {}
     for m in models:
         ab[m.name], seconds[m.name] = timed(m.predict_photo, photo, render_size)
     return Comparison(photo, ab, seconds)
@@ -51,3 +62,12 @@ def blend_text(models: Sequence[Model], t: float) -> dict[str, str]:
     versions = " and ".join(m.meta.get("version", m.name) for m in models)
     text["Description"] = f"AI-colourised: {100 * (1 - t):.0f}% CNN / {100 * t:.0f}% GAN colour ({versions})"
     return text
+
+
+def own_colours_text(restored: bool = False) -> dict[str, str]:
+    """PNG text chunks for a photo's own colours restored (no model guessed them)."""
+    how = "white balance, de-fading and auto-contrast" + (", luminance repaired by the restoration model" * restored)
+    return {
+        "Software": f"colorizer {__version__} (black-and-white photo colorization)",
+        "Description": f"The photo's own colours restored ({how}); not AI-colourised",
+    }

@@ -4,7 +4,12 @@ Because L* comes from an 8-bit gray level g and ab is clamped to whole Lab units
 colour is one of 256**3 (a, b, g) combinations. A 64 MiB table holds their sRGB values, computed once with
 the float Lab reference (`color.lab_to_rgb`, out-of-gamut colours clipped). Per pixel the merge is then:
 bilinear upsampling of the quantised (a, b) (Pillow, 8-bit), one packed index, one gather. Rows are split
-into bands processed on a thread pool (Pillow and numpy release the GIL), so both cores work.
+into bands processed on a thread pool (Pillow and numpy release the GIL), so both cores work. A tone curve
+(auto-contrast, brightness: colorizer.enhance) is a 256-entry table on g, free here.
+
+ab is clamped after scaling and upsampling, as the float reference is: ab beyond the table's range (a strong
+colour boost) is upsampled in float and clamped per pixel, so a clamped colour next to a weaker one blends
+as it would unclamped; ab within the range takes the faster 8-bit path.
 
 Faithfulness: rounding ab to whole units moves a colour by at most 0.5 unit in a and in b before upsampling
 and by 0.5 more after (1 unit of a or b is about one just-noticeable difference). Against the float Lab
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -71,34 +77,46 @@ def quantise_ab(ab: np.ndarray) -> Image.Image:
     return Image.fromarray(q, "RGB")
 
 
-def brightness_lut(offset: float) -> np.ndarray:
-    """uint8 [256]: the gray level whose L* is closest to L*(g) + offset (L* units, clipped to 0..100)."""
-    levels = gray_to_l(np.arange(256, dtype=np.uint8))
-    target = np.clip(levels + offset, 0.0, 100.0)
-    return np.rint(np.interp(target, levels, np.arange(256))).astype(np.uint8)
+def ab_rows(ab: np.ndarray, height: int, width: int) -> Callable[[int, int], np.ndarray]:
+    """A function (r0, r1) -> uint8 [r1-r0, width, >=2] whose [..., 0], [..., 1] are a+128, b+128 of `ab`
+    (float [2,h,w], Lab units) upsampled bilinearly to rows r0..r1 of height x width, then clamped."""
+    small_h, small_w = ab.shape[1:]
+    scale = small_h / height
+
+    def resize(im: Image.Image, r0: int, r1: int) -> np.ndarray:
+        box = (0, r0 * scale, small_w, r1 * scale)
+        return np.asarray(im.resize((width, r1 - r0), Image.Resampling.BILINEAR, box=box))
+
+    if ab.min() >= -128.0 and ab.max() <= 127.0:  # within the table: quantise first, upsample in 8 bits
+        small = quantise_ab(ab)
+        return lambda r0, r1: resize(small, r0, r1)
+    planes = [Image.fromarray(np.ascontiguousarray(ab[k], dtype=np.float32)) for k in range(2)]
+
+    def rows(r0: int, r1: int) -> np.ndarray:
+        up = np.stack([resize(p, r0, r1) for p in planes], -1)
+        return np.clip(np.rint(up) + 128.0, 0, 255).astype(np.uint8)
+
+    return rows
 
 
-def merge(gray: np.ndarray, ab: np.ndarray, saturation: float = 1.0, brightness: float = 0.0) -> np.ndarray:
+def merge(gray: np.ndarray, ab: np.ndarray, saturation: float = 1.0, tone: np.ndarray | None = None) -> np.ndarray:
     """Gray uint8 HxW (full resolution) + ab float32 [2,h,w] (any h, w) -> RGB uint8 HxWx3.
 
     ab is scaled by `saturation` (1 = as predicted, 0 = gray), upsampled bilinearly to HxW, clamped to
-    -128..127 and combined with L*(gray) + `brightness` (L* units, e.g. -20..20).
+    -128..127 and combined with the L* of `tone[gray]` (tone: uint8 [256], a gray-level table such as
+    colorizer.enhance.Tone.gray_lut() for auto-contrast and brightness; None = the gray as it is).
     """
     height, width = gray.shape
-    small = quantise_ab(ab * saturation if saturation != 1.0 else ab)
+    upsample = ab_rows(ab * saturation if saturation != 1.0 else ab, height, width)
     lut = table()
-    shift = brightness_lut(brightness) if brightness else None
     out = np.empty((height, width, 3), np.uint8)
-    scale = small.height / height
 
     def band(r0: int) -> None:
         r1 = min(height, r0 + BAND_ROWS)
-        up = np.asarray(
-            small.resize((width, r1 - r0), Image.Resampling.BILINEAR, box=(0, r0 * scale, small.width, r1 * scale))
-        )
+        up = upsample(r0, r1)
         idx = np.left_shift(up[..., 0], 16, dtype=np.uint32)
         idx |= np.left_shift(up[..., 1], 8, dtype=np.uint32)
-        idx |= gray[r0:r1] if shift is None else np.take(shift, gray[r0:r1])
+        idx |= gray[r0:r1] if tone is None else np.take(tone, gray[r0:r1])
         out[r0:r1] = np.take(lut, idx).view(np.uint8).reshape(r1 - r0, width, 4)[..., :3]
 
     list(_executor().map(band, range(0, height, BAND_ROWS)))

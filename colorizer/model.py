@@ -15,7 +15,7 @@ import numpy as np
 import onnxruntime as ort
 
 from colorizer.manifest import listed, verify, write_manifest
-from colorizer.pipeline import Photo
+from colorizer.pipeline import Photo, SupportsRestore, get_restorer
 
 __version__ = "0.1.0"
 CONTRACT = "colorizer/1"
@@ -112,15 +112,23 @@ class Model:
         return photo.predict_ab(self.predict, render_size or self.render_size, self.size_multiple)
 
     def colorize(
-        self, image: np.ndarray, render_size: int | None = None, saturation: float = 1.0, brightness: float = 0.0
+        self,
+        image: np.ndarray,
+        render_size: int | None = None,
+        saturation: float = 1.0,
+        brightness: float = 0.0,
+        auto_contrast: bool = False,
+        restore: bool | SupportsRestore = False,
     ) -> np.ndarray:
         """Photo array (uint8/uint16 HxW, HxWx3 RGB or HxWx4 RGBA) -> RGB uint8 HxWx3, same height and width.
 
         render_size: long side (px) the network runs at (default: the model's own); saturation: colour
-        boost (1 = as predicted); brightness: L* offset (0 = as is).
+        boost (1 = as predicted); brightness: L* offset (0 = as is); auto_contrast: percentile stretch of L*
+        (colorizer.enhance); restore: repair the luminance first (True: the shipped restoration model, or any
+        object with .restore(gray uint8 HxW) -> uint8 HxW).
         """
-        photo = Photo.from_image(image)
-        return photo.render(self.predict_photo(photo, render_size), saturation, brightness)
+        photo = Photo.from_image(image, get_restorer(restore))
+        return photo.render(self.predict_photo(photo, render_size), saturation, brightness, auto_contrast)
 
     def __repr__(self) -> str:
         return (

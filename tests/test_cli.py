@@ -4,8 +4,12 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
+import colorizer
+from colorizer.model import MODEL_DIR
+from colorizer.pipeline import Photo
 from helpers import ROOT, synthetic_photo
 
 
@@ -79,3 +83,44 @@ def test_blend_and_colour_controls(tmp_path):
         assert "50% CNN / 50% GAN" in im.info["Description"]
     assert np.abs(rgb[..., 0] - rgb[..., 2]).max() <= 1  # saturation 0: gray
     assert cli(src, "-o", out, "--model", "gan", "--blend", "0.5").returncode == 2  # blend needs both
+
+
+def test_enhancement_flags_give_what_the_api_gives(tmp_path):
+    src, out = make_inputs(tmp_path), tmp_path / "out"
+    args = ("--saturation", "1.4", "--brightness", "4", "--auto-contrast")
+    assert cli(src / "street.png", "-o", out, "--model", "cnn", *args).returncode == 0
+    image = colorizer.open_image(src / "street.png")
+    expected = colorizer.load("cnn").colorize(image, saturation=1.4, brightness=4.0, auto_contrast=True)
+    assert np.array_equal(np.asarray(Image.open(out / "street_cnn.png")), expected)
+    assert not np.array_equal(expected, colorizer.load("cnn").colorize(image))
+
+
+def test_own_colours_for_photos_that_have_colour(tmp_path):
+    src, out = make_inputs(tmp_path), tmp_path / "out"
+    (src / "broken.jpg").unlink()
+    p = cli(src, "-o", out, "--model", "gan", "--own-colours")
+    assert p.returncode == 0, p.stderr
+    assert sorted(f.name for f in out.iterdir()) == ["street_2_gan.png", "street_2_own.png", "street_gan.png"]
+    assert "no own colours for" in p.stderr and "street.jpg" in p.stderr  # the gray one: named, with the reason
+    with Image.open(out / "street_2_own.png") as im:
+        own = np.asarray(im)
+        assert "own colours restored" in im.info["Description"] and "AI-colourised by" not in im.info["Description"]
+    assert np.array_equal(own, Photo.from_image(colorizer.open_image(src / "street.png")).own_colours())
+    again = cli(src, "-o", out, "--model", "gan", "--own-colours")
+    assert again.returncode == 0 and "kept existing outputs: 3" in again.stderr
+
+
+@pytest.mark.skipif((MODEL_DIR / "restore.onnx").is_file(), reason="the restoration model is shipped")
+def test_restore_without_a_shipped_model_stops_with_one_line(tmp_path):
+    src, out = make_inputs(tmp_path), tmp_path / "out"
+    p = cli(src / "street.png", "-o", out, "--restore")
+    assert p.returncode == 2 and "restore.onnx" in p.stderr and "Traceback" not in p.stderr, p.stderr
+    assert not out.exists()
+
+
+@pytest.mark.skipif(not (MODEL_DIR / "restore.onnx").is_file(), reason="no restoration model shipped yet")
+def test_restore_with_the_shipped_model(tmp_path):
+    src, out = make_inputs(tmp_path), tmp_path / "out"
+    assert cli(src / "street.png", "-o", out, "--model", "cnn", "--restore", "--own-colours").returncode == 0
+    with Image.open(out / "street_cnn.png") as im:
+        assert im.size == (50, 70) and "restoration" in im.info["Description"]

@@ -7,6 +7,7 @@ from skimage import data
 from skimage.color import deltaE_ciede2000
 
 from colorizer.color import gray_to_l, lab_to_rgb, rgb_to_gray, rgb_to_lab
+from colorizer.enhance import Tone
 from colorizer.merge import MAX_DE00, MEAN_DE00, merge
 from colorizer.pipeline import upsample_ab
 
@@ -15,8 +16,8 @@ def reference(gray: np.ndarray, ab: np.ndarray) -> np.ndarray:
     return lab_to_rgb(gray_to_l(gray), upsample_ab(ab, *gray.shape))
 
 
-def check(gray: np.ndarray, ab: np.ndarray) -> None:
-    fast, ref = merge(gray, ab), reference(gray, ab)
+def check(gray: np.ndarray, ab: np.ndarray, saturation: float = 1.0) -> None:
+    fast, ref = merge(gray, ab, saturation), reference(gray, ab * saturation)
     assert fast.shape == (*gray.shape, 3) and fast.dtype == np.uint8 and fast.flags.c_contiguous
     de = deltaE_ciede2000(rgb_to_lab(ref), rgb_to_lab(fast))
     assert de.mean() <= MEAN_DE00, de.mean()
@@ -54,6 +55,18 @@ def test_saturation_and_brightness():
     ab = rng.uniform(-40, 40, (2, 15, 20)).astype(np.float32)
     assert np.array_equal(merge(gray, ab, saturation=0.0), np.repeat(gray[..., None], 3, -1))
     assert np.array_equal(merge(gray, ab, saturation=2.0), merge(gray, 2 * ab))
-    lighter = rgb_to_lab(merge(gray, ab, brightness=10.0))[..., 0]
+    lighter = rgb_to_lab(merge(gray, ab, tone=Tone(offset=10.0).gray_lut()))[..., 0]
     base = rgb_to_lab(merge(gray, ab))[..., 0]
     assert 8.0 < float((lighter - base).mean()) < 11.0
+
+
+@pytest.mark.parametrize("saturation", [1.0, 2.5])
+def test_colour_beyond_the_table_is_clamped_after_upsampling(saturation):
+    """Strong colour (a boost of 2.5, or ab of +-200) next to weak colour blends as the float reference does,
+    which clamps after scaling and upsampling: clamping before would move edge pixels by up to ΔE00 ~50."""
+    rng = np.random.default_rng(11)
+    gray = rng.integers(20, 235, (120, 160)).astype(np.uint8)
+    ab = np.zeros((2, 6, 8), np.float32)
+    ab[:, :, :4] = rng.uniform(-200, 200, (2, 6, 4)) / saturation
+    ab[:, :, 4:] = rng.uniform(-30, 30, (2, 6, 4))
+    check(gray, ab, saturation)
