@@ -8,6 +8,7 @@ image = colorizer.open_image("photo.jpg")     # limits: colorizer.Limits, env CO
 both = colorizer.compare([colorizer.load("cnn"), gan], image)   # shared luminance, per-model ab
 both.photo.colour                             # ColourCheck: does the input still carry real colour?
 own = both.photo.own_colours()                # if so, its own colours restored (no model)
+gray = colorizer.load_restorer().restore(gray)  # scratches, dust, grain repaired: gray uint8 HxW in and out
 """
 
 from colorizer.compare import Comparison, compare
@@ -17,9 +18,11 @@ from colorizer.manifest import ManifestError
 from colorizer.model import CONTRACT, ContractError, Model, __version__, load
 from colorizer.owncolour import ColourCheck, detect_colour, restore_own_colours
 from colorizer.pipeline import Photo
+from colorizer.restore import RESTORER_CONTRACT, Restorer, load_restorer
 
 __all__ = [
     "CONTRACT",
+    "RESTORER_CONTRACT",
     "ColourCheck",
     "Comparison",
     "ContractError",
@@ -28,11 +31,13 @@ __all__ = [
     "ManifestError",
     "Model",
     "Photo",
+    "Restorer",
     "__version__",
     "compare",
     "detect_colour",
     "enhance_rgb",
     "load",
+    "load_restorer",
     "open_image",
     "restore_own_colours",
     "save_png",

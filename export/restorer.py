@@ -1,0 +1,176 @@
+"""Export a checkpoint of python -m train.restore to a self-contained restorer/1 ONNX model, then verify it.
+
+    python -m export.restorer CHECKPOINT -o onnx_models/restore.onnx [--max-mb 10] [--weights float32|float16]
+                              [--tile-size PX] [--tile-overlap PX] [--work-size PX]
+
+Rebuilds the network from the checkpoint's arch and arguments (EMA weights), exports it with dynamic N, H, W
+(input `gray` [N,1,H,W], output `restored`; H and W multiples of size_multiple, so of 32), stamps the
+metadata (contract, task, tiling, working resolution, training provenance) and runs the ONNX checker. The
+tiling and the working resolution are the run's config values unless the flags override them (they are the
+library's settings, chosen after training; the network does not depend on them).
+--weights float32 (the default: the file is well under 1 MB either way, and the parity is exact) or float16
+(conv weights stored as float16 behind a Cast that ONNX Runtime folds when the session starts, as python -m
+export does for the colorizers). Then ONNX Runtime is compared with PyTorch on damaged and clean luminance of
+real photos (scikit-image samples) at two sizes: against the same network with the stored weights (must agree
+within PARITY_TOL) and, for the record, against the float32 checkpoint. Fails (exit 1, no file left) on a parity
+failure or when the file exceeds --max-mb. Writing into onnx_models/ rewrites its MANIFEST.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from PIL import Image
+from skimage import data as skdata
+from torch import nn
+
+from colorizer.color import rgb_to_gray
+from colorizer.model import refresh_manifest
+from colorizer.restore import RESTORER_CONTRACT
+from export.__main__ import OPSET, float16_weights, store_float16
+from train.checkpoint import load_checkpoint
+from train.degrade import TRAIN_RANGES, Damage, apply_damage
+from train.predict import torch_predict
+from train.restore_model import restorer_from_checkpoint
+
+PARITY_TOL = 0.5 / 255  # max |restored_onnx - restored_torch|: half an 8-bit level
+TASK = ("restore local damage (noise, film grain, blur, JPEG, dust, scratches) of a photo's 8-bit luminance; "
+        "global tone (fading, contrast, casts) is left as it is")  # fmt: skip
+
+
+def metadata(ck: dict) -> dict[str, str]:
+    """The contract's metadata_props, all strings, from a checkpoint."""
+    c = ck["config"]
+    step = ck["best"]["step"] if ck.get("best") else ck["step"]
+    return {
+        "contract": RESTORER_CONTRACT,
+        "task": TASK,
+        "arch": ck["arch"],
+        "arch_args": json.dumps(ck["arch_args"]),
+        "size_multiple": str(ck["size_multiple"]),
+        "tile_size": str(c["tile_size"]),
+        "tile_overlap": str(c["tile_overlap"]),
+        "work_size": str(c["work_size"]),
+        "damage": json.dumps(TRAIN_RANGES),
+        "train_data": ck["train_data"],
+        "train_steps": str(ck["step"]),
+        "train_seconds": f"{ck['seconds']:.0f}",
+        "git_commit": ck["git_commit"],
+        "val_metrics": json.dumps({k: v for k, v in (ck.get("val_metrics") or {}).items() if k != "groups"}),
+        "train_config": json.dumps(c),
+        "version": f"restorer-{datetime.date.today():%Y%m%d}-step{step}",
+    }
+
+
+def exportable(ck: dict, float16: bool) -> nn.Module:
+    """The network the ONNX file holds, in PyTorch: with float16=True its conv weights rounded to float16."""
+    net = restorer_from_checkpoint(ck)
+    with torch.no_grad():
+        for p in float16_weights(net).values() if float16 else ():
+            p.copy_(p.half().float())
+    return net
+
+
+def export(ck: dict, out: Path, float16: bool = False) -> None:
+    """Write the ONNX file for a checkpoint (single file, dynamic N/H/W, metadata stamped, checked)."""
+    net = exportable(ck, float16=False)
+    m, dim = ck["size_multiple"], torch.export.Dim
+    # H = m * h_blocks keeps H symbolic and tells the exporter it is a multiple of m
+    shapes = {"gray": {0: dim("N", max=64), 2: m * dim("h_blocks", max=2048), 3: m * dim("w_blocks", max=2048)}}
+    prog = torch.onnx.export(
+        net,
+        (torch.rand(1, 1, 4 * m, 6 * m),),
+        input_names=["gray"],
+        output_names=["restored"],
+        dynamic_shapes=shapes,
+        opset_version=OPSET,
+        dynamo=True,
+        external_data=False,
+    )
+    prog.save(str(out), external_data=False)
+    model = onnx.load(str(out))
+    for value in (model.graph.input[0], model.graph.output[0]):  # readable names: gray/restored [N,1,H,W]
+        for i, name in ((0, "N"), (2, "H"), (3, "W")):
+            value.type.tensor_type.shape.dim[i].dim_param = name
+    if float16:
+        store_float16(model, set(float16_weights(net)))
+    onnx.helper.set_model_props(model, metadata(ck) | {"weights": "float16" if float16 else "float32"})
+    onnx.save(model, str(out))
+    onnx.checker.check_model(str(out), full_check=True)
+
+
+def parity_inputs() -> list[np.ndarray]:
+    """Gray float32 [1,1,H,W] 0..1 test inputs: three real photos' luminance, clean and damaged, at 256x256 and
+    224x320 (multiples of 32)."""
+    inputs = []
+    for k, image in enumerate((skdata.camera(), skdata.astronaut(), skdata.coffee())):
+        gray = image if image.ndim == 2 else rgb_to_gray(image)
+        for w, h in ((256, 256), (320, 224)):
+            small = np.asarray(Image.fromarray(gray).resize((w, h), Image.Resampling.LANCZOS))
+            damage = Damage(noise=10, dust=2000, scratches=3, jpeg=50)
+            for g in (small, apply_damage(small, damage, np.random.default_rng(k))):
+                inputs.append(g.astype(np.float32)[None, None] / 255.0)
+    return inputs
+
+
+def parity(ck: dict, out: Path, float16: bool = False) -> tuple[float, float]:
+    """Largest |restored| difference between ONNX Runtime and PyTorch (0..1 units) on parity_inputs(): against
+    the exported network (float16-rounded weights where the file stores them) and against the checkpoint's float32
+    network (what float16 storage costs)."""
+    nets = [torch_predict(exportable(ck, float16)), torch_predict(restorer_from_checkpoint(ck))]
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    worst = [0.0, 0.0]
+    for x in parity_inputs():
+        y = sess.run(["restored"], {"gray": x})[0]
+        for k, net in enumerate(nets):
+            worst[k] = max(worst[k], float(np.abs(y - net(x)).max()))
+    return worst[0], worst[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint", help="a best.pt or last.pt written by python -m train.restore")
+    ap.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    ap.add_argument("--max-mb", type=float, default=10.0, help="refuse models larger than this (default 10)")
+    ap.add_argument("--weights", choices=["float32", "float16"], default="float32", help="storage of conv weights")
+    ap.add_argument("--tile-size", type=int, help="tile side in px, a multiple of 32 (default: the run's config)")
+    ap.add_argument("--tile-overlap", type=int, help="minimum overlap of neighbouring tiles in px")
+    ap.add_argument("--work-size", type=int, help="long side above which a shrunk copy is restored (0 = never)")
+    args = ap.parse_args()
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ck = load_checkpoint(args.checkpoint)
+    if ck.get("kind") != "restorer":
+        sys.exit(f"{args.checkpoint} is not a checkpoint of python -m train.restore (kind {ck.get('kind')!r})")
+    chosen = {k: getattr(args, k) for k in ("tile_size", "tile_overlap", "work_size") if getattr(args, k) is not None}
+    ck["config"] = ck["config"] | chosen
+    float16 = args.weights == "float16"
+    export(ck, out, float16)
+    mb = out.stat().st_size / 2**20
+    diff, vs_float32 = parity(ck, out, float16)
+    print(
+        f"{out}: {mb:.2f} MB ({args.weights} weights), {ck['arch']} step {ck['step']}, max |restored| ONNX vs "
+        f"torch {diff * 255:.2e} levels (vs the float32 checkpoint {vs_float32 * 255:.2e})"
+    )
+    problems = []
+    if diff > PARITY_TOL:
+        problems.append(f"ONNX Runtime differs from PyTorch by {diff * 255:.3g} levels (tolerance 0.5)")
+    if mb > args.max_mb:
+        problems.append(f"the model is {mb:.2f} MB, over the {args.max_mb} MB limit")
+    if problems:
+        out.unlink()
+        sys.exit(f"export failed, {out} removed: " + "; ".join(problems))
+    if refresh_manifest(out):
+        print(f"{out.parent / 'MANIFEST.json'} rewritten")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The restorer's training side: synthetic damage, exact resume, the measurement script; and the library's tiling
+arithmetic with stand-in networks (no model needed)."""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorizer.restore import blend_weights, restore_full, restore_scaled, tile_spans
+from helpers import run, synthetic_photo
+from train.checkpoint import load_checkpoint
+from train.degrade import ISSUE_RANGES, KINDS, Damage, apply_damage, draw, mixed_damage, random_damage, tone
+from train.restore import RestoreTrainer, load_restore_config
+from train.restore_eval import GROUPS, PSNR_CAP, damaged_pair, pair_rng
+
+CLEAN = synthetic_photo(np.random.default_rng(5), 150, 170).mean(axis=2).round().astype(np.uint8)
+RANDOM_KINDS = ("noise", "grain", "dust", "scratches")  # blur and JPEG draw nothing once their strength is set
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_damage_is_deterministic_for_a_seed(kind):
+    strength = ISSUE_RANGES[kind][1] * (300 if kind == "dust" else 1)  # dense dust: some spots on a small photo
+    damage = Damage(**{kind: strength})
+    a, b = (apply_damage(CLEAN, damage, np.random.default_rng(3)) for _ in range(2))
+    assert a.dtype == np.uint8 and a.shape == CLEAN.shape
+    assert np.array_equal(a, b) and not np.array_equal(a, CLEAN)
+    if kind in RANDOM_KINDS:
+        assert not np.array_equal(a, apply_damage(CLEAN, damage, np.random.default_rng(4)))
+
+
+def test_random_combinations_and_evaluation_pairs_are_deterministic():
+    for seed in range(5):
+        draws = [random_damage(np.random.default_rng(seed), 0.5) for _ in range(2)]
+        assert draws[0] == draws[1]
+        assert mixed_damage(np.random.default_rng(seed)) == mixed_damage(np.random.default_rng(seed))
+        assert 2 <= len(mixed_damage(np.random.default_rng(seed)).kinds()) <= 4
+        assert np.array_equal(tone(CLEAN, np.random.default_rng(seed)), tone(CLEAN, np.random.default_rng(seed)))
+    for group in GROUPS:
+        (t1, d1), (t2, d2) = (damaged_pair(CLEAN, group, pair_rng(0, 2, group)) for _ in range(2))
+        assert np.array_equal(t1, t2) and np.array_equal(d1, d2)
+        assert np.array_equal(t1, d1) == (group in ("clean", "low_contrast"))
+
+
+def test_strengths_stay_in_their_ranges():
+    rng = np.random.default_rng(0)
+    for kind in KINDS:
+        lo, hi = ISSUE_RANGES[kind]
+        assert all(lo <= draw(kind, rng, ISSUE_RANGES) <= hi for _ in range(50))
+
+
+def test_scale_makes_the_same_damage_larger():
+    big = np.asarray(Image.fromarray(CLEAN).resize((340, 300), Image.Resampling.LANCZOS))
+    s1 = apply_damage(CLEAN, Damage(scratches=3), np.random.default_rng(0))
+    s2 = apply_damage(big, Damage(scratches=3, scale=2.0), np.random.default_rng(0))
+    # the same paths, twice as long and twice as wide: about 4 times the pixels (2 times if only longer)
+    assert np.sum(s2 != big) > 3 * np.sum(s1 != CLEAN)
+
+
+# ---- the library's tiling arithmetic, with stand-in networks ------------------------------------------------
+
+
+def test_tile_spans_cover_with_the_overlap_on_the_grid():
+    for length in (32, 96, 512, 520, 1000 // 8 * 8, 4096):
+        spans = tile_spans(length, 256, 64, 8)
+        assert spans[0][0] == 0 and spans[-1][0] + spans[-1][1] == length
+        assert all(s % 8 == 0 and n % 8 == 0 and n <= 256 for s, n in spans)
+        assert all(a + n - b >= 64 for (a, n), (b, _) in itertools.pairwise(spans))
+        total = np.zeros(length)
+        for w, (s, n) in zip(blend_weights(spans, length, 64), spans):
+            total[s : s + n] += w
+        assert np.allclose(total, 1.0)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 3), (333, 517), (700, 129)])
+def test_identity_network_gives_the_input_back_exactly(shape):
+    gray = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    for out in (restore_full(gray, lambda x: x, 128, 32, 8), restore_scaled(gray, lambda x: x, 128, 32, 8, 100)):
+        assert np.array_equal(out, gray)
+
+
+def test_working_resolution_adds_the_enlarged_correction():
+    gray = np.random.default_rng(0).integers(0, 200, (1001, 603), dtype=np.uint8)
+    lift = lambda x: x + 10 / 255  # noqa: E731  a constant correction of 10 levels, found at any resolution
+    out = restore_scaled(gray, lift, 128, 32, 8, 300)
+    assert np.array_equal(out, gray + 10)  # added at full resolution: every detail of the input kept
+
+
+# ---- training: exact resume, and the measurement script ------------------------------------------------------
+
+TINY = {"steps": 4, "eval_every": 3, "ckpt_every": 2, "val_images": 2, "val_percent": 20, "crop_size": 64,
+        "batch_size": 4, "threads": 1, "arch_args": {"widths": [8, 16, 16], "depth": 1}}  # fmt: skip
+
+
+def test_resume_continues_exactly(tmp_path, photo_dir):
+    cfg = load_restore_config(None, **TINY)
+    straight = RestoreTrainer(cfg, photo_dir, tmp_path / "a")
+    straight.run(4)
+    first = RestoreTrainer(cfg, photo_dir, tmp_path / "b")
+    first.run(2)  # ends with an evaluation and last.pt at step 2
+    resumed = RestoreTrainer(cfg, photo_dir, tmp_path / "b", resume=True)
+    assert resumed.step == 2
+    resumed.run(4)
+    for part in ("model", "ema"):
+        ours, reference = getattr(resumed, part).state_dict(), getattr(straight, part).state_dict()
+        for name, value in reference.items():
+            assert torch.equal(ours[name], value), f"{part}.{name}"
+    ck = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert ck["kind"] == "restorer" and ck["step"] == 4 and ck["config"]["crop_size"] == 64
+    assert set(ck["val_metrics"]["groups"]) == set(GROUPS)
+
+
+def test_measurement_script_writes_every_group_and_the_old_prints_sheet(tmp_path, photo_dir):
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in TINY.items() if k != "arch_args"))
+    run("-m", "train.restore", "--data", str(photo_dir), "--out", str(tmp_path / "run"), "--config", str(cfg))
+    old = tmp_path / "old"
+    old.mkdir()
+    Image.fromarray(synthetic_photo(np.random.default_rng(0), 90, 70)).save(old / "bopbtl_x.png")
+    out, sheet = tmp_path / "eval", tmp_path / "sheet.png"
+    run("-m", "train.restore_eval", str(tmp_path / "run" / "last.pt"), "--data", str(photo_dir), "--limit", "3",
+        "--out", str(out), "--old-photos", str(old), "--sheet", str(sheet))  # fmt: skip
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["groups"]) == list(GROUPS) and "| mixed |" in (out / "results.md").read_text()
+    for group, r in results["groups"].items():
+        assert r["n"] == 3 and set(r) >= {"psnr_in", "psnr_out", "ssim_in", "ssim_out", "gain"}
+        assert (r["psnr_in"] == PSNR_CAP) == (group in ("clean", "low_contrast"))
+    assert Image.open(sheet).size[0] > 4 * 90

@@ -1,0 +1,306 @@
+"""Train the restorer (contract restorer/1) on synthetic damage of clean photos' luminance.
+
+    python -m train.restore --data DIR --out RUN_DIR [--config FILE] [--steps N | --minutes M] [--resume]
+                            [--threads T]
+
+For instance, the shipped run:
+    python -m train.restore --config train/configs/restore.toml --data ../shared/data/photos --out ~/runs/restore
+
+Each step draws batch_size random crops (random photo, position, flip and quarter turn) of the training photos'
+8-bit luminance (the fixed hash split of train.data, so the validation photos are the colorizers'). A crop's
+target is the clean crop or, with probability p_tone, the crop faded by train.degrade.tone: the restorer must
+leave tone alone. Its input is the target itself (p_clean of the crops: nothing to repair) or the target with a
+random combination of damage (train.degrade.random_damage). The loss is L1 between the restored crop and the
+target (both 0..1). Adam; the lr decays on a cosine to lr_min_ratio x lr at `steps` (train.loop.lr_factor); an
+EMA of the weights is what is validated and exported. Validation: every group of train.restore_eval on
+val_images validation photos; best.pt keeps the best mean PSNR gain over the damaged groups among checkpoints
+whose clean and low-contrast outputs stay >= MIN_CLEAN_PSNR dB. --steps N is the run's total; --minutes M
+bounds this call's wall time, so the run can be spread over several calls with --resume, which continues
+exactly (weights, optimiser, EMA, random streams; log rows past the checkpoint are dropped). RUN_DIR receives
+last.pt, best.pt, log.csv, loss.png and samples/ (damaged | restored | clean). Keep runs outside the work tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from colorizer.atomic import remove_stale_temps
+from colorizer.color import gray_to_rgb, rgb_to_gray
+from colorizer.restore import restore_full
+from train import report
+from train.checkpoint import git_commit, load_checkpoint, save_atomic
+from train.data import load_rgb, split_photos
+from train.degrade import KINDS, apply_damage, random_damage, tone
+from train.loop import drop_rows_after, lr_factor
+from train.predict import torch_predict
+from train.restore_eval import GROUPS, damaged_pair, evaluate, pair_rng
+from train.restore_model import build_restorer
+
+MIN_CLEAN_PSNR = 40.0  # dB; the contract's floor is 38, the margin absorbs the difference between photo sets
+LOG_COLUMNS = ["step", "seconds", "l1", "val_psnr", "val_gain", "val_gain_min", "val_clean"]
+DAMAGED = [g for g in GROUPS if g not in ("clean", "low_contrast")]
+
+
+@dataclass
+class RestoreConfig:
+    arch: str = "RestoreUNet"
+    arch_args: dict = field(default_factory=lambda: {"widths": [24, 48, 64], "depth": 2})
+    steps: int = 20000  # the run's total (and the end of the lr cosine)
+    minutes: float = 0.0  # wall-clock budget of one call (0 = none)
+    # data
+    val_percent: int = 10  # the colorizers' fixed hash split, train.data.is_val
+    max_short_side: int = 256
+    crop_size: int = 128
+    batch_size: int = 16
+    p_clean: float = 0.1  # crops left undamaged: identity targets
+    p_tone: float = 0.3  # crops whose target is first faded (low contrast, gamma): tone is not the restorer's job
+    p_each: float = 0.4  # probability of each damage kind in a damaged crop
+    kinds: list = field(default_factory=lambda: list(KINDS))  # the damage kinds trained on (train.degrade.KINDS)
+    # optimisation
+    lr: float = 1e-3
+    betas: list = field(default_factory=lambda: [0.9, 0.999])
+    lr_decay_from: int = 1  # cosine from this step to `steps` (0 = constant lr), see train.loop.lr_factor
+    lr_min_ratio: float = 0.05
+    ema_decay: float = 0.999
+    # inference, stamped into the exported model's metadata
+    tile_size: int = 512  # px, a multiple of 32
+    tile_overlap: int = 64
+    work_size: int = 1024  # long side above which the library restores a shrunk copy (0 = never)
+    # bookkeeping
+    eval_every: int = 1000
+    ckpt_every: int = 250
+    val_images: int = 24
+    seed: int = 0
+    threads: int = 0  # torch intra-op threads; 0 = torch default
+
+    def to_dict(self) -> dict:
+        """Plain dict, safe to store in a checkpoint and JSON."""
+        return asdict(self)
+
+
+def load_restore_config(path: str | Path | None, **overrides) -> RestoreConfig:
+    """A RestoreConfig from a TOML file (unknown keys are an error), then keyword overrides (None skipped)."""
+    values = tomllib.loads(Path(path).read_text()) if path else {}
+    unknown = set(values) - {f.name for f in fields(RestoreConfig)}
+    if unknown:
+        raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
+    return RestoreConfig(**values | {k: v for k, v in overrides.items() if v is not None})
+
+
+class GrayBank:
+    """The luminance (gray uint8 HxW, ITU-R 601) of every photo of a list, in memory (1 byte per pixel)."""
+
+    def __init__(self, files: list[Path], max_short_side: int, min_side: int):
+        grays = [rgb_to_gray(load_rgb(f, max_short_side)) for f in files]
+        self.grays = [g for g in grays if min(g.shape) >= min_side]
+        if not self.grays:
+            raise ValueError(f"no photo has a short side of at least {min_side} px")
+
+    def crop(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """A random size x size crop (random photo and position, flip, quarter turn), gray uint8."""
+        g = self.grays[rng.integers(len(self.grays))]
+        y, x = rng.integers(g.shape[0] - size + 1), rng.integers(g.shape[1] - size + 1)
+        c = np.rot90(g[y : y + size, x : x + size], int(rng.integers(4)))
+        return np.ascontiguousarray(c[:, ::-1] if rng.random() < 0.5 else c)
+
+
+def training_pair(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(damaged input, target) gray uint8 HxW for one crop, as the module docstring describes."""
+    target = tone(clean, rng) if rng.random() < cfg.p_tone else clean
+    if rng.random() < cfg.p_clean:
+        return target, target
+    return apply_damage(target, random_damage(rng, cfg.p_each, kinds=cfg.kinds), rng), target
+
+
+class RestoreTrainer:
+    """Owns the data, the network, its EMA, the optimiser and the run folder."""
+
+    def __init__(self, cfg: RestoreConfig, data_dir: str | Path, out_dir: str | Path, resume: bool = False):
+        self.cfg, self.out = cfg, Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        train_files, val_files = split_photos(data_dir, cfg.val_percent)
+        self.bank = GrayBank(train_files, cfg.max_short_side, cfg.crop_size)
+        pick = np.linspace(0, len(val_files) - 1, min(cfg.val_images, len(val_files))).round().astype(int)
+        self.val = [rgb_to_gray(load_rgb(val_files[i], cfg.max_short_side)) for i in sorted(set(pick))]
+        self.train_data = f"{Path(data_dir).name}: {len(train_files)} train / {len(val_files)} val photos"
+        self.model = build_restorer(cfg.arch, cfg.arch_args)
+        if cfg.crop_size % self.model.size_multiple:
+            raise ValueError(f"crop_size {cfg.crop_size} is not a multiple of {self.model.size_multiple}")
+        self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
+        self.opt = torch.optim.Adam(self.model.parameters(), cfg.lr, tuple(cfg.betas))
+        self.step, self.seconds, self.best = 0, 0.0, None
+        self.commits = [git_commit()]
+        if resume and (self.out / "last.pt").exists():
+            self._restore(load_checkpoint(self.out / "last.pt"))
+        remove_stale_temps(self.out)  # half-written checkpoints of a killed run
+        if resume:
+            drop_rows_after(self.out / "log.csv", self.step)
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(damaged, target) float32 [batch_size,1,crop,crop], 0..1."""
+        pairs = [training_pair(self.bank.crop(self.rng, self.cfg.crop_size), self.cfg, self.rng)
+                 for _ in range(self.cfg.batch_size)]  # fmt: skip
+        x, y = (torch.from_numpy(np.stack([p[k] for p in pairs])[:, None].astype(np.float32) / 255) for k in (0, 1))
+        return x, y
+
+    def train_step(self) -> dict:
+        """One optimisation step; returns {"l1": loss}."""
+        x, y = self.batch()
+        for group in self.opt.param_groups:
+            group["lr"] = self.cfg.lr * lr_factor(self.cfg, self.step)
+        self.model.train()
+        loss = torch.nn.functional.l1_loss(self.model(x), y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        with torch.no_grad():
+            decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))  # warm start
+            for e, p in zip(self.ema.parameters(), self.model.parameters()):
+                e.lerp_(p, 1 - decay)
+        self.step += 1
+        return {"l1": loss.item()}
+
+    def restore(self, gray: np.ndarray) -> np.ndarray:
+        """gray uint8 HxW -> restored by the EMA network, through the library's tiling (full resolution)."""
+        cfg = self.cfg
+        return restore_full(gray, torch_predict(self.ema), cfg.tile_size, cfg.tile_overlap, self.model.size_multiple)
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        """Every evaluation group on the validation photos (train.restore_eval), restored by the EMA network, and
+        the summary figures: val_psnr and val_gain of the mixed group, the smallest single-kind gain, and the
+        worse of the clean and low-contrast PSNRs."""
+        groups = evaluate(self.val, self.restore)
+        return {
+            "val_psnr": groups["mixed"]["psnr_out"],
+            "val_gain": groups["mixed"]["gain"],
+            "val_gain_min": min(groups[k]["gain"] for k in KINDS),
+            "val_clean": min(groups["clean"]["psnr_out"], groups["low_contrast"]["psnr_out"]),
+            "val_gain_mean": float(np.mean([groups[g]["gain"] for g in DAMAGED])),
+            "groups": groups,
+        }
+
+    def sample_sheet(self, path: Path) -> None:
+        """damaged | restored | clean for the first validation photos, mixed damage (fixed seeds)."""
+        rows = []
+        for i, gray in enumerate(self.val[:6]):
+            target, damaged = damaged_pair(gray, "mixed", pair_rng(0, i, "mixed"))
+            rows.append([gray_to_rgb(a) for a in (damaged, self.restore(damaged), target)])
+        report.image_sheet(rows, path, 128)
+
+    def state(self, metrics: dict | None) -> dict:
+        """Everything needed to export (arch, args, weights, tiling, provenance) and to resume exactly."""
+        return {
+            "kind": "restorer",
+            "config": self.cfg.to_dict(),
+            "arch": self.cfg.arch,
+            "arch_args": self.cfg.arch_args,
+            "size_multiple": self.model.size_multiple,
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict(),
+            "opt": self.opt.state_dict(),
+            "step": self.step,
+            "seconds": self.seconds,
+            "best": self.best,
+            "val_metrics": metrics,
+            "train_data": self.train_data,
+            "git_commit": " ".join(self.commits),
+            "rng": {"numpy": self.rng.bit_generator.state, "torch": torch.get_rng_state()},
+        }
+
+    def _restore(self, ck: dict) -> None:
+        self.model.load_state_dict(ck["model"])
+        self.ema.load_state_dict(ck["ema"])
+        self.opt.load_state_dict(ck["opt"])
+        self.step, self.seconds, self.best = ck["step"], ck["seconds"], ck["best"]
+        earlier = ck["git_commit"].split()
+        self.commits = earlier + [c for c in self.commits if c not in earlier]
+        self.rng.bit_generator.state = ck["rng"]["numpy"]
+        torch.set_rng_state(ck["rng"]["torch"])
+
+    def save(self, evaluate: bool) -> dict:
+        """Write last.pt; when `evaluate`, validate first, log, draw samples, and write best.pt if better."""
+        metrics = None
+        if evaluate:
+            metrics = self.validate()
+            row = {"step": self.step, "seconds": round(self.seconds, 1)}
+            log_row(self.out / "log.csv", row | {k: round(metrics[k], 4) for k in LOG_COLUMNS if k in metrics})
+            report.plot_log(self.out / "log.csv", self.out / "loss.png")
+            self.sample_sheet(self.out / "samples" / f"step_{self.step:07d}.png")
+            if self._is_better(metrics):
+                self.best = {"step": self.step, "val_gain_mean": metrics["val_gain_mean"]}
+                save_atomic(self.state(metrics), self.out / "best.pt")
+        save_atomic(self.state(metrics), self.out / "last.pt")
+        return metrics or {}
+
+    def _is_better(self, metrics: dict) -> bool:
+        """Clean and low-contrast outputs kept >= MIN_CLEAN_PSNR, and a higher mean gain than the best so far."""
+        ok = metrics["val_clean"] >= MIN_CLEAN_PSNR
+        return ok and (self.best is None or metrics["val_gain_mean"] > self.best["val_gain_mean"])
+
+    def run(self, max_steps: int, max_minutes: float = 0.0) -> None:
+        """Train until `max_steps` in total or `max_minutes` of this call's wall time (0 = no limit)."""
+        deadline = time.time() + 60 * max_minutes if max_minutes else 0.0
+        bar = tqdm(total=max_steps, initial=self.step, desc="train restorer", dynamic_ncols=True)
+        losses: list[float] = []
+        while self.step < max_steps and not (deadline and time.time() > deadline):
+            t0 = time.time()
+            losses.append(self.train_step()["l1"])
+            self.seconds += time.time() - t0
+            bar.update(1)
+            if self.step % 50 == 0:
+                log_row(self.out / "log.csv", {"step": self.step, "seconds": round(self.seconds, 1),
+                                               "l1": round(float(np.mean(losses)), 6)})  # fmt: skip
+                bar.set_postfix(l1=f"{np.mean(losses):.4f}")
+                losses = []
+            if self.step % self.cfg.eval_every == 0:
+                m = self.save(evaluate=True)
+                bar.write(f"step {self.step}: " + ", ".join(f"{k} {m[k]:.2f}" for k in LOG_COLUMNS[3:]))
+            elif self.step % self.cfg.ckpt_every == 0:
+                self.save(evaluate=False)
+        bar.close()
+        if self.step % self.cfg.eval_every:
+            self.save(evaluate=True)
+
+
+def log_row(path: Path, row: dict) -> None:
+    """Append one row to the run's CSV log (header LOG_COLUMNS; missing values empty)."""
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, LOG_COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="folder of photos (colour or gray)")
+    ap.add_argument("--out", required=True, help="run folder (checkpoints, logs, samples)")
+    ap.add_argument("--config", help="TOML file of RestoreConfig fields")
+    budget = ap.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int, help="total steps of the run (overrides the config)")
+    budget.add_argument("--minutes", type=float, help="wall-clock minutes for this call")
+    ap.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt exactly")
+    ap.add_argument("--threads", type=int, help="torch threads (overrides the config; speed only)")
+    args = ap.parse_args()
+    cfg = load_restore_config(args.config, steps=args.steps, minutes=args.minutes, threads=args.threads)
+    RestoreTrainer(cfg, args.data, args.out, resume=args.resume).run(cfg.steps, cfg.minutes)
+
+
+if __name__ == "__main__":
+    main()

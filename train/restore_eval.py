@@ -1,0 +1,189 @@
+"""Measure a restorer on damaged copies of validation photos, and show it on real old prints.
+
+    python -m train.restore_eval CHECKPOINT_OR_ONNX --data DIR_OR_LIST [--root DIR] [--limit N] [--out DIR]
+                                 [--work-size N] [--scale K] [--seed S] [--old-photos DIR --sheet PATH]
+
+For instance, on the validation split the colorizers use:
+    python -m train.restore_eval onnx_models/restore.onnx --data train/val_split.txt --root ../shared/data/photos
+
+Each photo's 8-bit luminance gets a fixed damage per group (numpy seed [S, photo index, group index], so the
+set is the same on every run): one group per damage kind at the issue's strengths (train.degrade.ISSUE_RANGES),
+`dust_dense` (200..1000 spots per megapixel, as on the scanned prints), `mixed` (2 to 4 kinds at once), and two
+undamaged groups the model must leave alone: `clean` and `low_contrast` (the photo faded by
+train.degrade.tone; its target is itself). Per group: PSNR and SSIM (scikit-image, peak 255) of the damaged
+input and of the restored output against the clean original, averaged over photos; an output identical to its
+target counts as PSNR_CAP dB. A .pt checkpoint runs in PyTorch, an .onnx file through the library
+(colorizer.Restorer), both through the same tiling code. --scale K enlarges each photo K times first and
+scales the damage with it (a scan K times larger); --work-size overrides the model's working resolution
+(0 = full resolution), to measure what the working resolution does. Writes OUT/results.md and OUT/results.json
+and prints the table. --old-photos DIR --sheet PATH: before/after of the real prints DIR/bopbtl_* (whole
+photo, then a 2x crop of its centre) as one PNG, for looking at, not committing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from skimage.metrics import structural_similarity
+from tqdm import tqdm
+
+from colorizer.color import gray_to_rgb, rgb_to_gray
+from colorizer.imageio import open_image
+from colorizer.pipeline import to_gray
+from colorizer.restore import Restorer, restore_scaled
+from train.checkpoint import load_checkpoint
+from train.data import load_rgb
+from train.degrade import ISSUE_RANGES, KINDS, Damage, apply_damage, draw, mixed_damage, tone
+from train.evaluate import evenly_spaced, read_list
+from train.metrics import psnr
+from train.predict import torch_predict
+from train.report import image_sheet
+from train.restore_model import restorer_from_checkpoint
+
+GROUPS = ("clean", "low_contrast", *KINDS, "dust_dense", "mixed")
+DENSE_DUST = (200, 1000)  # spots per megapixel
+PSNR_CAP = 60.0  # dB given to an output identical to its target (PSNR is infinite there)
+Restore = Callable[[np.ndarray], np.ndarray]  # gray uint8 HxW -> restored gray uint8 HxW
+
+
+def damaged_pair(gray: np.ndarray, group: str, rng: np.random.Generator, scale: float = 1.0) -> tuple:
+    """(target, damaged), both gray uint8 HxW, for one evaluation group (module docstring)."""
+    if group == "clean":
+        return gray, gray
+    if group == "low_contrast":
+        faded = tone(gray, rng)
+        return faded, faded
+    if group == "mixed":
+        damage = mixed_damage(rng)
+    elif group == "dust_dense":
+        damage = Damage(dust=draw("dust", rng, {"dust": DENSE_DUST}))
+    else:
+        damage = Damage(**{group: draw(group, rng, ISSUE_RANGES)})
+    return gray, apply_damage(gray, replace(damage, scale=scale), rng)
+
+
+def pair_rng(seed: int, photo: int, group: str) -> np.random.Generator:
+    """The fixed random stream of one photo's damage in one group."""
+    return np.random.default_rng([seed, photo, GROUPS.index(group)])
+
+
+def capped_psnr(out: np.ndarray, target: np.ndarray) -> float:
+    """PSNR (dB, peak 255) of two gray uint8 arrays, PSNR_CAP where they are identical."""
+    return PSNR_CAP if np.array_equal(out, target) else min(PSNR_CAP, psnr(out, target))
+
+
+def figures(target: np.ndarray, damaged: np.ndarray, restored: np.ndarray) -> dict[str, float]:
+    """PSNR and SSIM of the damaged input and of the restored output against the target (gray uint8 HxW)."""
+    ssim = lambda a: float(structural_similarity(target, a, data_range=255))  # noqa: E731
+    return {
+        "psnr_in": capped_psnr(damaged, target),
+        "psnr_out": capped_psnr(restored, target),
+        "ssim_in": ssim(damaged),
+        "ssim_out": ssim(restored),
+    }
+
+
+def summarise(per_group: dict[str, list[dict]]) -> dict[str, dict]:
+    """Per group, the mean of each figure over photos, the PSNR gain (out - in) and the photo count n."""
+    out = {}
+    for group, rows in per_group.items():
+        means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+        out[group] = means | {"gain": means["psnr_out"] - means["psnr_in"], "n": len(rows)}
+    return out
+
+
+def evaluate(
+    grays: list[np.ndarray], restore: Restore, groups=GROUPS, seed: int = 0, scale: float = 1.0, progress=False
+) -> dict[str, dict]:
+    """summarise() of every group over gray uint8 photos restored by `restore` (damage made on the fly)."""
+    per_group: dict[str, list[dict]] = {g: [] for g in groups}
+    for i, gray in enumerate(tqdm(grays, desc="evaluating", unit="photo", disable=not progress)):
+        if scale != 1:
+            size = (round(gray.shape[1] * scale), round(gray.shape[0] * scale))
+            gray = np.asarray(Image.fromarray(gray).resize(size, Image.Resampling.LANCZOS))
+        for g in groups:
+            target, damaged = damaged_pair(gray, g, pair_rng(seed, i, g), scale)
+            per_group[g].append(figures(target, damaged, restore(damaged)))
+    return summarise(per_group)
+
+
+def markdown(results: dict[str, dict]) -> str:
+    """The results as a Markdown table, a row per group."""
+    rows = [
+        "| group | PSNR in (dB) | PSNR out (dB) | gain (dB) | SSIM in | SSIM out | n |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for g, r in results.items():
+        rows.append(
+            f"| {g} | {r['psnr_in']:.2f} | {r['psnr_out']:.2f} | {r['gain']:+.2f} | {r['ssim_in']:.4f} "
+            f"| {r['ssim_out']:.4f} | {r['n']} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def load_restore(path: Path, work_size: int | None) -> tuple[Restore, dict]:
+    """A restore function for a .pt checkpoint (PyTorch) or a restorer/1 .onnx file (the library), and a
+    description of the model for the JSON."""
+    if path.suffix == ".onnx":
+        model = Restorer(path)
+        return (lambda g: model.restore(g, work_size)), {"model": str(path), "meta_version": model.meta.get("version")}
+    ck = load_checkpoint(path)
+    net, c = restorer_from_checkpoint(ck), ck["config"]
+    size = c["work_size"] if work_size is None else work_size
+    args = (torch_predict(net), c["tile_size"], c["tile_overlap"], ck["size_multiple"], size)
+    return (lambda g: restore_scaled(g, *args)), {"model": str(path), "step": ck["step"]}
+
+
+def old_photo_sheet(folder: Path, restore: Restore, out: Path, height: int = 360) -> None:
+    """Before / after of each DIR/bopbtl_* print: the whole photo, then its centre at 2x (PNG, rows of 4)."""
+    rows = []
+    for f in sorted(folder.glob("bopbtl_*")):
+        before = to_gray(open_image(f))
+        after = restore(before)
+        h, w = before.shape
+        y, x, s = h // 2 - h // 6, w // 2 - w // 6, min(h, w) // 3
+        crops = [a[y : y + s, x : x + s] for a in (before, after)]
+        rows.append([gray_to_rgb(a) for a in (before, after, *crops)])
+    image_sheet(rows, out, height)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", type=Path, help="a checkpoint of python -m train.restore (.pt) or a restorer .onnx")
+    ap.add_argument("--data", required=True, type=Path, help="folder of photos, or a list file")
+    ap.add_argument("--root", type=Path, help="folder that relative paths in a list file are relative to")
+    ap.add_argument("--limit", type=int, help="evaluate N evenly spaced photos")
+    ap.add_argument("--out", type=Path, default=Path("restore_eval_out"), help="folder for results.md/json")
+    ap.add_argument("--work-size", type=int, help="override the working resolution (0 = full resolution)")
+    ap.add_argument("--scale", type=float, default=1.0, help="enlarge photos and damage K times first")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the fixed damaged set")
+    ap.add_argument("--old-photos", type=Path, help="folder with the real prints bopbtl_*")
+    ap.add_argument("--sheet", type=Path, help="where to write the old prints' before/after sheet (PNG)")
+    args = ap.parse_args()
+    files = evenly_spaced(read_list(args.data, args.root), args.limit)
+    restore, about = load_restore(args.model, args.work_size)
+    grays = [rgb_to_gray(load_rgb(f)) for f in files]
+    t = time.perf_counter()
+    results = evaluate(grays, restore, seed=args.seed, scale=args.scale, progress=True)
+    seconds = time.perf_counter() - t
+    table = markdown(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.md").write_text(table)
+    about |= {"data": f"{args.data}: {len(files)} photos", "seed": args.seed, "scale": args.scale,
+              "work_size": args.work_size, "seconds": round(seconds, 1)}  # fmt: skip
+    (args.out / "results.json").write_text(json.dumps({"about": about, "groups": results}, indent=2) + "\n")
+    print(table + f"\nwritten to {args.out}/ (results.md, results.json)")
+    if args.old_photos and args.sheet:
+        old_photo_sheet(args.old_photos, restore, args.sheet)
+        print(f"old prints: {args.sheet}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The restoration network: a small residual U-Net on the photo's luminance (contract restorer/1).
+
+    gray [N,1,H,W] float32, 8-bit gray / 255 (0..1)
+      -> pixel-unshuffle by 2: [N,4,H/2,W/2] (lossless: every pixel stays visible to the first conv)
+      -> U-Net over three levels, 1/2, 1/4 and 1/8 of the input, additive skips, ReLU, no normalisation
+      -> a 4-channel head, pixel-shuffled back to a correction [N,1,H,W]
+    restored = clip(gray + correction, 0, 1)
+
+Working at half resolution from the first layer on (as FFDNet does) makes the network about four times cheaper
+than one with a full-resolution level, at no loss of information. The head starts at zero, so an untrained
+network is the identity, and what it learns is a correction: a clean photo passes through (the model must not
+invent detail). H and W must be multiples of SIZE_MULTIPLE (8); the contract promises any multiple of 32.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from train.checkpoint import colorizer_weights
+
+SIZE_MULTIPLE = 8  # 2 (unshuffle) x 2 x 2 (two stride-2 levels)
+
+
+def conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    """3x3 conv + ReLU. Zero padding: ONNX Runtime fuses it into the conv, where reflect padding cost a Pad node
+    per conv and 30 % of the time (measured at 1024 px); the library's tiles overlap and blend away tile borders."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.ReLU(inplace=True))
+
+
+class Up(nn.Module):
+    """x2 upsampling by a 1x1 conv to 4*cout channels and a pixel shuffle (cheaper than a transposed conv),
+    added to the skip, then a 3x3 conv: [N,cin,h,w] + skip [N,cout,2h,2w] -> [N,cout,2h,2w]."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.expand = nn.Conv2d(cin, 4 * cout, 1)
+        self.fuse = conv(cout, cout)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return self.fuse(F.pixel_shuffle(self.expand(x), 2) + skip)
+
+
+class RestoreUNet(nn.Module):
+    """Residual U-Net, widths (w1, w2, w3) at 1/2, 1/4 and 1/8 of the input; `depth` 3x3 convs per encoder
+    level. forward: gray float32 [N,1,H,W] (0..1, H and W multiples of 8) -> restored, same shape and range."""
+
+    size_multiple = SIZE_MULTIPLE
+
+    def __init__(self, widths: tuple[int, int, int] | list[int] = (24, 48, 64), depth: int = 2):
+        super().__init__()
+        w1, w2, w3 = widths
+        self.enc1 = nn.Sequential(conv(4, w1), *[conv(w1, w1) for _ in range(depth - 1)])
+        self.enc2 = nn.Sequential(conv(w1, w2, 2), *[conv(w2, w2) for _ in range(depth - 1)])
+        self.enc3 = nn.Sequential(conv(w2, w3, 2), *[conv(w3, w3) for _ in range(depth)])
+        self.up2, self.up1 = Up(w3, w2), Up(w2, w1)
+        self.head = nn.Conv2d(w1, 4, 3, 1, 1)
+        nn.init.zeros_(self.head.weight)  # start as the identity: a clean photo passes through from step 0
+        nn.init.zeros_(self.head.bias)
+
+    def correction(self, gray: torch.Tensor) -> torch.Tensor:
+        """gray [N,1,H,W] 0..1 -> the additive correction [N,1,H,W] (unclipped)."""
+        x = F.pixel_unshuffle(gray - 0.5, 2)  # [N,4,H/2,W/2], centred
+        s1 = self.enc1(x)  # [N,w1,H/2,W/2]
+        s2 = self.enc2(s1)  # [N,w2,H/4,W/4]
+        s3 = self.enc3(s2)  # [N,w3,H/8,W/8]
+        y = self.up1(self.up2(s3, s2), s1)  # [N,w1,H/2,W/2]
+        return F.pixel_shuffle(self.head(y), 2)  # [N,1,H,W]
+
+    def forward(self, gray: torch.Tensor) -> torch.Tensor:
+        return (gray + self.correction(gray)).clamp(0.0, 1.0)
+
+
+ARCHS = {"RestoreUNet": RestoreUNet}
+
+
+def build_restorer(arch: str, arch_args: dict) -> nn.Module:
+    """A restoration network by class name and keyword arguments (as stored in checkpoints)."""
+    if arch not in ARCHS:
+        raise ValueError(f"unknown restorer arch {arch!r}; choose from {sorted(ARCHS)}")
+    return ARCHS[arch](**arch_args)
+
+
+def macs_per_pixel(net: nn.Module, side: int = 256) -> float:
+    """Multiply-accumulates per input pixel of the convolutions (for choosing widths against the time budget)."""
+    total = 0
+
+    def hook(module: nn.Conv2d, _inp, out: torch.Tensor) -> None:
+        nonlocal total
+        k = module.kernel_size[0] * module.kernel_size[1]
+        total += out.numel() * k * module.in_channels // module.groups
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.Conv2d)]
+    with torch.no_grad():
+        net(torch.zeros(1, 1, side, side))
+    for h in handles:
+        h.remove()
+    return total / side**2
+
+
+def restorer_from_checkpoint(ck: dict) -> nn.Module:
+    """The exportable restorer (EMA weights where the run kept them) in eval mode, rebuilt from a checkpoint of
+    python -m train.restore."""
+    if ck.get("kind") != "restorer":
+        raise ValueError(f"not a restorer checkpoint (kind {ck.get('kind')!r}): train one with python -m train.restore")
+    net = build_restorer(ck["arch"], ck["arch_args"])
+    net.load_state_dict(colorizer_weights(ck))
+    return net.eval()
