@@ -6,6 +6,7 @@ import io
 import os
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -173,6 +174,41 @@ def png_bytes(rgb: np.ndarray, text: dict[str, str] | None = None, compress_leve
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG", pnginfo=info, compress_level=compress_level)
     return buf.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data, CRC of type and data."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+
+
+def _text_chunk(key: str, value: str) -> bytes:
+    """A tEXt chunk (Latin-1 text), or an uncompressed iTXt chunk (UTF-8) when the text is not Latin-1."""
+    try:
+        return _png_chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1"))
+    except UnicodeEncodeError:
+        return _png_chunk(b"iTXt", key.encode("latin-1") + b"\0\0\0\0\0" + value.encode("utf-8"))
+
+
+def fast_png_bytes(image: np.ndarray, text: dict[str, str] | None = None) -> bytes:
+    """Gray uint8 HxW or RGB uint8 HxWx3 -> lossless PNG bytes with an sRGB chunk and optional text chunks.
+
+    The same pixels and chunks as png_bytes, about twice as fast as its compress_level=1 for files a few %
+    larger: every row takes PNG's 'Up' filter (its difference from the row above, done by numpy) and zlib
+    compresses at level 1. Both release the GIL, so several images encode in parallel threads.
+    """
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        raise ValueError(f"expected uint8 HxW or HxWx3, got {image.dtype} {image.shape}")
+    height, width = image.shape[:2]
+    rows = np.ascontiguousarray(image).reshape(height, -1)
+    filtered = np.empty((height, rows.shape[1] + 1), np.uint8)
+    filtered[:, 0] = 2  # filter type Up
+    filtered[0, 1:] = rows[0]  # the first row's "row above" is zeros
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # modulo 256, as PNG's filters are
+    header = struct.pack(">IIBBBBB", width, height, 8, 0 if image.ndim == 2 else 2, 0, 0, 0)
+    chunks = [_png_chunk(b"IHDR", header), _png_chunk(b"sRGB", b"\x00")]  # rendering intent: perceptual
+    chunks += [_text_chunk(k, v) for k, v in (text or {}).items()]
+    chunks += [_png_chunk(b"IDAT", zlib.compress(filtered, 1)), _png_chunk(b"IEND", b"")]
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
 
 
 def save_png(path: str | Path, rgb: np.ndarray, text: dict[str, str] | None = None, overwrite: bool = False) -> None:

@@ -7,7 +7,9 @@ Hugging Face Space. Environment: COLORIZER_THREADS (ONNX Runtime and merge threa
 COLORIZER_MAX_PIXELS (default 50 megapixels), COLORIZER_MAX_FILE_MB (default 25), COLORIZER_MAX_SIDE (default
 65535 px; these limits are colorizer.imageio.Limits, checked before a photo is decoded), COLORIZER_QUEUE (most
 waiting requests before new ones get a "busy" answer; default 20), COLORIZER_CONCURRENCY (inferences run
-at once; default 1, which is fastest on a 2-core machine since ONNX Runtime already uses every core).
+at once; default 1, which is fastest on a 2-core machine since ONNX Runtime already uses every core),
+COLORIZER_PREVIEW_SIDE (long side of the images shown on the page, default 1600 px; the API and the downloads
+are always full resolution).
 With `gradio[mcp]` installed the `colorize` and `colorize_batch` endpoints are also MCP tools.
 """
 
@@ -100,28 +102,48 @@ def colorize(
         Markdown line with each model's inference time and the execution provider, and the list of
         downloadable files (full-resolution PNGs of the three results and a zip of all of them).
     """
+    return results(False, photo, render_size, colour_boost, brightness, blend, mark)
+
+
+def colorize_page(photo: str, *controls) -> tuple:
+    """`colorize` for the page: the sliders and the blend show previews of at most service.PREVIEW_SIDE px
+    (long side), which the browser loads quickly; the downloads are the same full-resolution PNGs."""
+    return results(True, photo, *controls)
+
+
+def results(
+    preview: bool, photo: str, render_size: int = 256, colour_boost: float = 1.0, brightness: float = 0.0,
+    blend: float = 0.5, mark: bool = False,
+) -> tuple:  # fmt: skip
+    """What `colorize` returns, its images shown as previews (see colorize_page) or at full resolution. The three
+    results are rendered and encoded in parallel; the predictions come from CACHE when they can."""
     entry = service.predict(CACHE, MODELS, photo, render_size)
     res, out, stem = entry.result, service.new_out_dir(), safe_stem(photo)
     abs_ = {"cnn": res.ab["cnn"], "gan": res.ab["gan"], "blend": res.blend("cnn", "gan", blend)}
     texts = {name: m.png_text() for name, m in BY_NAME.items()} | {"blend": blend_text(MODELS, blend)}
-    paths = {}
-    for look in LOOKS:
+
+    def write(look: str) -> tuple[str, str]:
         rgb = res.photo.render(abs_[look], colour_boost, brightness)
-        paths[look] = service.write_png(out / f"{stem}_{look}.png", service.add_mark(rgb) if mark else rgb, texts[look])
-    before = service.before_png(entry, out, stem)
-    files = [paths[look] for look in LOOKS] + [service.write_zip(out / f"{stem}_colorized.zip", list(paths.values()))]
+        rgb = service.add_mark(rgb) if mark else rgb
+        return service.write_result(out / f"{stem}_{look}.png", rgb, texts[look], preview)
+
+    written = dict(zip(LOOKS, service.in_parallel(write, LOOKS), strict=True))
+    full = {look: paths[0] for look, paths in written.items()}
+    shown = {look: paths[1] for look, paths in written.items()}
+    before = service.before_png(entry, out, stem)[1 if preview else 0]
+    files = [full[look] for look in LOOKS] + [service.write_zip(out / f"{stem}_colorized.zip", list(full.values()))]
     h, w = entry.before.shape[:2]
     times = " · ".join(f"**{m.kind.upper()}** {1000 * res.seconds[m.name]:.0f} ms ({m.precision})" for m in MODELS)
     provider = MODELS[0].provider.removesuffix("ExecutionProvider")
     info = f"{w}x{h} px · rendered at {int(render_size)} px · {times} · running on **{provider}**"
-    return (before, paths["cnn"]), (before, paths["gan"]), (paths["cnn"], paths["gan"]), paths["blend"], info, files
+    return (before, shown["cnn"]), (before, shown["gan"]), (shown["cnn"], shown["gan"]), shown["blend"], info, files
 
 
 def rerender(photo: str | None, *controls) -> tuple:
     """Re-render after a control changed; the predictions come from the cache unless the render size changed."""
     if not photo:
         return tuple(gr.skip() for _ in range(6))
-    return colorize(photo, *controls)
+    return colorize_page(photo, *controls)
 
 
 def colorize_batch(
@@ -150,12 +172,16 @@ def colorize_batch(
             errors.append(f"- {e.message}")
             gallery.append((service.error_card(e.message), f"{name}: not colorized"))
             continue
-        for look in looks:
+
+        def write(look: str, res=res, stem=stem) -> str:
             ab = res.blend("cnn", "gan", blend) if look == "blend" else res.ab[look]
             text = blend_text(MODELS, blend) if look == "blend" else BY_NAME[look].png_text()
             rgb = res.photo.render(ab, colour_boost, brightness)
-            written.append(service.write_png(out / f"{safe_stem(stem)}_{look}.png", rgb, text))
-            gallery.append((written[-1], f"{name} · {look.upper()}"))
+            return service.write_png(out / f"{safe_stem(stem)}_{look}.png", rgb, text)
+
+        for look, path in zip(looks, service.in_parallel(write, looks), strict=True):
+            written.append(path)
+            gallery.append((path, f"{name} · {look.upper()}"))
     archive = service.write_zip(out / "colorized.zip", written) if written else None
     report = f"**{len(files) - len(errors)} of {len(files)} photos colorized.**\n" + "\n".join(errors)
     return gallery, archive, report
@@ -218,13 +244,16 @@ def build() -> gr.Blocks:
                                    interactive=False)  # fmt: skip
             controls = [render_size, boost, brightness, blend, mark]
             outputs = [cnn, gan, versus, blended, info, files]
-            button.click(colorize, [photo, *controls], outputs, api_name="colorize", concurrency_id="inference")
-            photo.upload(colorize, [photo, *controls], outputs, api_name=False, concurrency_id="inference")
+            # The page gets previews (colorize_page); the API, behind a button nobody sees, full resolution.
+            button.click(colorize_page, [photo, *controls], outputs, api_name=False, concurrency_id="inference")
+            api_button = gr.Button("API: colorize", visible=False)
+            api_button.click(colorize, [photo, *controls], outputs, api_name="colorize", concurrency_id="inference")
+            photo.upload(colorize_page, [photo, *controls], outputs, api_name=False, concurrency_id="inference")
             triggers = [render_size.release, boost.release, brightness.release, blend.release, mark.input]
             gr.on(triggers, rerender, [photo, *controls], outputs, api_name=False, concurrency_id="inference",
                   trigger_mode="always_last")  # fmt: skip
             if EXAMPLES:
-                gr.Examples([[p] for p in EXAMPLES], photo, outputs, colorize, cache_examples=True,
+                gr.Examples([[p] for p in EXAMPLES], photo, outputs, colorize_page, cache_examples=True,
                             cache_mode="lazy", label="Examples (sources and licences: demo/examples/SOURCES.md)",
                             examples_per_page=8)  # fmt: skip
         with gr.Tab("Many photos"):
@@ -249,6 +278,7 @@ def main() -> None:
     args = ap.parse_args()
     mcp = importlib.util.find_spec("mcp") is not None  # gradio[mcp] installed: also serve MCP tools
     service.sweep_on_schedule(CACHE)
+    service.return_freed_memory()
     build().launch(
         share=args.share, max_file_size=service.LIMITS.max_file_bytes, mcp_server=mcp, css=CSS,
         theme=gr.themes.Soft(), footer_links=["api"],

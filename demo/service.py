@@ -3,37 +3,47 @@
 The models run once per (photo content, render size); the cache keeps their ab predictions so that the
 colour controls (boost, brightness, CNN/GAN blend, mark) only redo the cheap full-resolution merge.
 Nothing per request is stored on shared objects except that bounded, locked cache, whose entries expire
-after MAX_AGE_S like the request folders under OUT_ROOT (see `sweep`).
+after MAX_AGE_S like the request folders under OUT_ROOT (see `sweep`). Results are written once, as fast
+lossless PNGs, straight into Gradio's cache folder, so that Gradio serves them without hashing or copying.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import hashlib
+import os
 import shutil
-import tempfile
 import threading
 import time
 import uuid
 import zipfile
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from gradio.utils import get_upload_folder
 from PIL import Image, ImageDraw, ImageFont
 
 import colorizer
 from colorizer.color import gray_to_rgb
-from colorizer.imageio import Limits, png_bytes
+from colorizer.imageio import Limits, fast_png_bytes
 
 # Lower than the library's: a public server shares its memory. COLORIZER_MAX_* environment variables override.
 LIMITS = Limits.from_env(Limits(max_pixels=50_000_000, max_file_mb=25))
-OUT_ROOT = Path(tempfile.gettempdir()) / "colorizer-app"
+# Inside Gradio's own cache folder: Gradio serves files from there as they are, where it would hash and copy
+# a result from anywhere else (about a fifth of a request's time, on every file of every answer).
+OUT_ROOT = Path(get_upload_folder()) / "colorizer-app"
 MAX_AGE_S = 3600  # uploads, result files and cached predictions are deleted once this old
 SWEEP_EVERY_S = 600  # how often the app looks for what is that old
-FAST_PNG = 1  # zlib level for app outputs: large photos encode 3x faster than level 6, files ~10% larger
+THREADS = int(os.environ.get("COLORIZER_THREADS", "0")) or os.cpu_count() or 1
+PREVIEW_SIDE = int(os.environ.get("COLORIZER_PREVIEW_SIDE", 1600))  # long side of the page's images, px
+_pool = ThreadPoolExecutor(THREADS, thread_name_prefix="colorizer-app")
 
 
 @dataclass
@@ -43,6 +53,7 @@ class Entry:
     before: np.ndarray  # RGB uint8 HxWx3, the upload as the user sees it
     result: colorizer.Comparison
     before_png: str | None = None  # `before` written once as PNG, reused by every re-render
+    before_preview: str | None = None  # the same for the page's preview of it (see write_result)
 
     @property
     def nbytes(self) -> int:
@@ -93,6 +104,22 @@ class PredictionCache:
             del self._items[key]
 
 
+def return_freed_memory(threshold: int = 1 << 20) -> bool:
+    """Make glibc's malloc give every freed block of `threshold` bytes or more back to the system at once.
+
+    Each request allocates and frees photo-sized buffers (MBs) on several threads. By default glibc raises its
+    mmap threshold to the largest block freed so far (up to 32 MiB), after which such buffers come from per-
+    thread heaps that stay fragmented and resident: the server's memory crept up under load. A fixed threshold
+    keeps them in mmap'd blocks, unmapped when freed. Returns False where there is no glibc (nothing changes).
+    """
+    m_mmap_threshold = -3  # from glibc's malloc.h
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(m_mmap_threshold, threshold))
+    except (OSError, AttributeError):
+        return False
+
+
 def file_digest(path: str) -> str:
     """sha256 of a file's bytes: the cache key of an upload, whatever its name."""
     h = hashlib.sha256()
@@ -129,11 +156,13 @@ def predict(cache: PredictionCache, models: list[colorizer.Model], path: str, re
     return entry
 
 
-def before_png(entry: Entry, out: Path, stem: str) -> str:
-    """The photo's 'before' PNG: written on the first render, reused while the file exists."""
-    if entry.before_png is None or not Path(entry.before_png).exists():
-        entry.before_png = write_png(out / f"{stem}_original.png", entry.before)
-    return entry.before_png
+def before_png(entry: Entry, out: Path, stem: str) -> tuple[str, str]:
+    """The photo's 'before' PNG and the page's preview of it (see write_result): written on the first render,
+    reused while the files exist."""
+    if entry.before_png is None or entry.before_preview is None or not Path(entry.before_preview).exists():
+        written = write_result(out / f"{stem}_original.png", entry.before, None, preview=True)
+        entry.before_png, entry.before_preview = written
+    return entry.before_png, entry.before_preview
 
 
 def add_mark(rgb: np.ndarray, text: str = "AI-colourised") -> np.ndarray:
@@ -184,9 +213,33 @@ def new_out_dir() -> Path:
 
 
 def write_png(path: Path, rgb: np.ndarray, text: dict[str, str] | None = None) -> str:
-    """Write a tagged PNG (fast compression) and return its path as a string."""
-    path.write_bytes(png_bytes(rgb, text, compress_level=FAST_PNG))
+    """Write RGB uint8 HxWx3 as a tagged lossless PNG (colorizer.imageio.fast_png_bytes); its path as a string."""
+    path.write_bytes(fast_png_bytes(rgb, text))
     return str(path)
+
+
+def downscaled(rgb: np.ndarray, side: int) -> np.ndarray | None:
+    """RGB uint8 HxWx3 -> a copy whose long side is `side` px (bilinear, Pillow's reducing gap: box-filtered
+    first, so no aliasing), or None if the image is no larger than that."""
+    h, w = rgb.shape[:2]
+    if max(h, w) <= side:
+        return None
+    size = (side, max(1, round(h * side / w))) if w >= h else (max(1, round(w * side / h)), side)
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
+
+
+def write_result(path: Path, rgb: np.ndarray, text: dict[str, str] | None, preview: bool) -> tuple[str, str]:
+    """Write a full-resolution tagged PNG and, if `preview` and the image's long side exceeds PREVIEW_SIDE, a
+    copy that size beside it ('<stem>_preview.png') for the page. Returns (full PNG, page image) paths: the
+    same file twice when there is no preview."""
+    full = write_png(path, rgb, text)
+    small = downscaled(rgb, PREVIEW_SIDE) if preview else None
+    return full, full if small is None else write_png(path.with_name(f"{path.stem}_preview.png"), small, text)
+
+
+def in_parallel(fn: Callable, items: Iterable) -> list:
+    """[fn(item) for item in items], run on THREADS threads: rendering and PNG encoding release the GIL."""
+    return list(_pool.map(fn, items))
 
 
 def write_zip(path: Path, files: list[str]) -> str:

@@ -1,6 +1,7 @@
 """The Gradio app launched as users launch it (python demo/app.py), called with gradio_client."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,3 +105,24 @@ def test_readme_client_snippet_runs(app_url, photo, tmp_path):
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)  # the README's own words, run against the live app
     assert Image.open(scope["gan"][1]).size == (263, 181)
+
+
+def test_page_shows_previews_api_and_downloads_stay_full_resolution(tmp_path):
+    from gradio.utils import get_upload_folder
+
+    from demo import app, service
+
+    path = tmp_path / "large.jpg"
+    Image.fromarray(synthetic_photo(np.random.default_rng(3), 1500, 2000)).convert("L").save(path)
+    page, api = app.colorize_page(str(path)), app.colorize(str(path))
+    side = service.PREVIEW_SIDE
+    for shown in (*page[0], *page[1], *page[2], page[3]):
+        assert Image.open(shown).size == (side, side * 3 // 4)
+    for shown in (*api[0], *api[1], *api[2], api[3]):
+        assert Image.open(shown).size == (2000, 1500)
+    for files in (page[5], api[5]):
+        assert [Image.open(f).size for f in files[:3]] == [(2000, 1500)] * 3
+        assert all(Path(f).is_relative_to(get_upload_folder()) for f in files)  # served as written: no copies
+    full, preview = np.asarray(Image.open(api[1][1])), np.asarray(Image.open(page[1][1]))
+    small = np.asarray(Image.fromarray(full).resize(preview.shape[1::-1], Image.Resampling.BILINEAR, reducing_gap=2.0))
+    assert np.abs(small.astype(int) - preview).max() <= 1  # the preview is the full result, downscaled
