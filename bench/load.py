@@ -151,10 +151,9 @@ def outcome_of(error: BaseException | None, kind: str) -> str:
 
 @dataclass
 class Record:
-    """One request: its kind, when it ended (monotonic s), how long it took (s), and how it ended."""
+    """One request: its kind, how long it took (s), and how it ended (see outcome_of)."""
 
     kind: str
-    end: float
     seconds: float
     outcome: str
     message: str = ""
@@ -191,7 +190,7 @@ class Crowd:
         end = time.monotonic()
         shutil.rmtree(client.output_dir, ignore_errors=True)  # the user's downloads of this request
         with self.lock:
-            self.records.append(Record(kind, end, end - start, outcome_of(error, kind), str(error or "")[:300]))
+            self.records.append(Record(kind, end - start, outcome_of(error, kind), str(error or "")[:300]))
 
     def client(self, user: int):
         """A gradio_client Client of the app that downloads results into a folder of this user's own."""

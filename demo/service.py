@@ -204,9 +204,9 @@ def sweep_on_schedule(cache: PredictionCache, every_s: float = SWEEP_EVERY_S) ->
 
 
 def new_out_dir() -> Path:
-    """A fresh folder for one request's files; folders older than MAX_AGE_S are removed first."""
+    """A fresh folder for one request's files (random name). Old folders go on sweep_on_schedule's schedule:
+    sweeping here too would stat every folder of the last hour on every request."""
     OUT_ROOT.mkdir(parents=True, exist_ok=True)
-    sweep()
     out = OUT_ROOT / uuid.uuid4().hex
     out.mkdir()
     return out
