@@ -104,18 +104,21 @@ class PredictionCache:
             del self._items[key]
 
 
-def return_freed_memory(threshold: int = 1 << 20) -> bool:
-    """Make glibc's malloc give every freed block of `threshold` bytes or more back to the system at once.
+def return_freed_memory(threshold: int = 128 << 10, arenas: int = 2) -> bool:
+    """Make glibc's malloc give freed blocks of `threshold` bytes or more back to the system at once, and keep
+    at most `arenas` heaps for the server's many threads.
 
     Each request allocates and frees photo-sized buffers (MBs) on several threads. By default glibc raises its
-    mmap threshold to the largest block freed so far (up to 32 MiB), after which such buffers come from per-
-    thread heaps that stay fragmented and resident: the server's memory crept up under load. A fixed threshold
-    keeps them in mmap'd blocks, unmapped when freed. Returns False where there is no glibc (nothing changes).
+    mmap threshold (128 KiB at start) to the largest block freed so far, up to 32 MiB, after which such buffers
+    come from per-thread heaps (up to 8 per core) that stay fragmented and resident: the server's memory crept
+    up under load. Fixing the threshold keeps them in mmap'd blocks, unmapped when freed. Returns False where
+    there is no glibc (nothing changes).
     """
-    m_mmap_threshold = -3  # from glibc's malloc.h
+    m_mmap_threshold, m_arena_max = -3, -8  # from glibc's malloc.h
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(m_mmap_threshold, threshold))
+        done = [libc.mallopt(m_arena_max, arenas), libc.mallopt(m_mmap_threshold, threshold)]  # 1: done
+        return all(done)
     except (OSError, AttributeError):
         return False
 
