@@ -80,3 +80,11 @@ def test_int8_copy_stays_within_tolerance_of_the_float_model(name, monkeypatch):
     assert colorizer.load(name).precision == ("fp32" if cuda else "int8")
     with pytest.raises(ValueError, match="precision"):
         colorizer.load(name, "fp16")
+
+
+@pytest.mark.parametrize("name", ["cnn", "gan"])
+def test_without_an_int8_copy_the_float_model_runs(name, monkeypatch):
+    if (MODEL_DIR / f"{name}_int8.onnx").exists():
+        pytest.skip(f"an int8 copy of {name} is shipped: see the test above")
+    monkeypatch.setenv("COLORIZER_PRECISION", "auto")
+    assert colorizer.load(name).precision == "fp32"
