@@ -29,6 +29,7 @@ from PIL import Image
 
 from colorizer.color import composite_over_white, gray_to_l, rgb_to_gray, to_8bit
 from colorizer.enhance import GRAY_LEVELS, Tone, tone
+from colorizer.manifest import listed
 from colorizer.merge import merge
 from colorizer.owncolour import ColourCheck, OwnColourFix, detect_colour, measure_fix, restore_own_colours
 
@@ -94,11 +95,17 @@ def get_restorer(restore: bool | SupportsRestore | None) -> SupportsRestore | No
 
 @functools.cache
 def shipped_restorer() -> SupportsRestore:
-    """The shipped restoration model, loaded once per process; FileNotFoundError (NO_RESTORER) until it ships."""
-    try:
-        from colorizer.restore import load_restorer  # imported late: the module is optional until the model ships
-    except ImportError as e:
-        raise FileNotFoundError(NO_RESTORER) from e
+    """The shipped restoration model (colorizer.restore), loaded once per process.
+
+    FileNotFoundError (NO_RESTORER) while onnx_models/ has none and its manifest lists none; a listed one that
+    is missing or altered gets the manifest's own message (ManifestError) from the loader.
+    """
+    from colorizer.model import MODEL_DIR  # imported late: colorizer.model and colorizer.restore import this module
+    from colorizer.restore import SHIPPED_RESTORER, load_restorer
+
+    name = f"{SHIPPED_RESTORER}.onnx"
+    if not (MODEL_DIR / name).is_file() and name not in listed(MODEL_DIR):
+        raise FileNotFoundError(NO_RESTORER)
     return load_restorer()
 
 
