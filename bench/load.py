@@ -105,7 +105,7 @@ def launched_app(log_path: Path) -> Iterator[tuple[str, int]]:
                 with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
                     break
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"the app did not start within {START_TIMEOUT_S:.0f} s")
+                    raise RuntimeError(f"the app did not start within {START_TIMEOUT_S:.0f} s; see {log_path}")
                 time.sleep(0.5)
             yield f"http://127.0.0.1:{port}/", proc.pid
         finally:
@@ -286,11 +286,32 @@ def summary(r: dict) -> str:
         f"({r['single_photo_rps']:.2f} single photos/s)",
         f"single photo ({s['count']}): p50 {ms(s['p50'])}, p95 {ms(s['p95'])}, p99 {ms(s['p99'])}, max {ms(s['max'])}",
         f"batch of {BATCH_SIZE} ({b['count']}): p50 {ms(b['p50'])}, p95 {ms(b['p95'])}",
-        f"errors: {e['expected_broken_file']} expected (broken file), {e['busy']} busy, {e['unexpected']} unexpected",
+        f"errors: {e['expected_broken_file']} expected (broken file), {e['busy']} busy, {e['unexpected']} unexpected"
+        f" (warm-up: {len(r['warmup_errors'])} failed)",
         f"server memory: {m['after_warmup']:.0f} MiB after warm-up, {m['end']:.0f} MiB at the end "
         f"({m['growth_pct']:+.1f} %)",
         f"CPU per request: server {c['server']:.2f} s, users {c['users']:.2f} s",
     ])  # fmt: skip
+
+
+def measure(tmp: Path, users: int, seconds: float) -> dict:
+    """Make the photos in `tmp`, start the app, warm it up, run the crowd; the report (see `report`)."""
+    n_cache = cache_items()
+    per_size = -(-(n_cache + 2) // len(SIZES))  # a few more photos than the cache holds: some misses
+    (tmp / "downloads").mkdir()
+    photos, broken = make_photos(tmp, per_size)
+    with launched_app(tmp / "app.log") as (url, pid):
+        crowd = Crowd(url, photos, broken, tmp / "downloads")
+        crowd.warm_up(users, n_cache)
+        warm_errors = sorted({r.message for r in crowd.records if r.outcome != "ok"})
+        crowd.records.clear()
+        memory, cpu = {"after_warmup": rss_mb(pid)}, {"server": -cpu_seconds(pid), "users": -time.process_time()}
+        span = crowd.run(users, seconds)
+        memory["end"] = rss_mb(pid)
+        cpu = {"server": cpu["server"] + cpu_seconds(pid), "users": cpu["users"] + time.process_time()}
+    memory["growth_pct"] = 100 * (memory["end"] / memory["after_warmup"] - 1)
+    extra = {"warmup_photos": n_cache, "warmup_errors": warm_errors, "photos": len(photos)}
+    return report(crowd.records, span, memory, cpu, users) | extra
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -302,27 +323,16 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     if args.short:
         args.users, args.seconds = 3, 15.0
-    n_cache = cache_items()
-    per_size = -(-(n_cache + 2) // len(SIZES))  # a few more photos than the cache holds: some misses
     with tempfile.TemporaryDirectory(prefix="colorizer-load-") as tmp:
-        tmp = Path(tmp)
-        (tmp / "downloads").mkdir()
-        tempfile.tempdir = str(tmp)  # gradio_client stages each download in a folder of its own under it
-        photos, broken = make_photos(tmp, per_size)
-        with launched_app(tmp / "app.log") as (url, pid):
-            crowd = Crowd(url, photos, broken, tmp / "downloads")
-            crowd.warm_up(args.users, n_cache)
-            warm = [r for r in crowd.records if r.outcome != "ok"]
-            if warm:
-                raise RuntimeError(f"warm-up failed: {warm[0].message}")
-            crowd.records.clear()
-            memory, cpu = {"after_warmup": rss_mb(pid)}, {"server": -cpu_seconds(pid), "users": -time.process_time()}
-            span = crowd.run(args.users, args.seconds)
-            memory["end"] = rss_mb(pid)
-            cpu = {"server": cpu["server"] + cpu_seconds(pid), "users": cpu["users"] + time.process_time()}
-    tempfile.tempdir = None
-    memory["growth_pct"] = 100 * (memory["end"] / memory["after_warmup"] - 1)
-    result = report(crowd.records, span, memory, cpu, args.users) | {"warmup_photos": n_cache, "photos": len(photos)}
+        tempfile.tempdir = tmp  # gradio_client stages each download in a folder of its own under it
+        try:
+            result = measure(Path(tmp), args.users, args.seconds)
+        except Exception:
+            log = Path(tmp) / "app.log"
+            print(f"the app's log ends:\n{log.read_text()[-3000:] if log.exists() else ''}", file=sys.stderr)
+            raise
+        finally:
+            tempfile.tempdir = None
     print(summary(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

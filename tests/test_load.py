@@ -22,6 +22,7 @@ def short_run(tmp_path_factory) -> dict:
 def test_short_load_run_has_no_unexpected_errors_and_no_busy_refusals(short_run):
     errors = short_run["errors"]
     assert errors["unexpected"] == 0, short_run["unexpected_examples"]
+    assert short_run["warmup_errors"] == []
     assert errors["busy"] == 0
     assert errors["expected_broken_file"] >= 1  # the truncated JPEG got the app's clear answer
 
