@@ -57,7 +57,9 @@ def wrap(module: nn.Module, ctx: Dist) -> nn.Module:
     module = module.to(ctx.device)
     if ctx.world == 1:
         return module
-    return DistributedDataParallel(module, device_ids=[ctx.device.index] if ctx.amp else None)
+    # find_unused_parameters: the colorizers' encoder is frozen (no gradients) for its first steps
+    device_ids = [ctx.device.index] if ctx.amp else None
+    return DistributedDataParallel(module, device_ids=device_ids, find_unused_parameters=True)
 
 
 def mean_array(a: np.ndarray, ctx: Dist) -> np.ndarray:
