@@ -18,24 +18,20 @@ failure or when the file exceeds --max-mb. Writing into onnx_models/ rewrites it
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 import torch
 from PIL import Image
 from skimage import data as skdata
 from torch import nn
 
 from colorizer.color import rgb_to_gray
-from colorizer.model import refresh_manifest
 from colorizer.restore import RESTORER_CONTRACT
-from export.__main__ import OPSET, float16_weights, store_float16
+from export.__main__ import export_parser, keep_or_remove, max_differences, round_to_float16, write_onnx
 from train.checkpoint import load_checkpoint
 from train.degrade import TRAIN_RANGES, Damage, apply_damage
 from train.predict import torch_predict
@@ -73,38 +69,17 @@ def metadata(ck: dict) -> dict[str, str]:
 def exportable(ck: dict, float16: bool) -> nn.Module:
     """The network the ONNX file holds, in PyTorch: with float16=True its conv weights rounded to float16."""
     net = restorer_from_checkpoint(ck)
-    with torch.no_grad():
-        for p in float16_weights(net).values() if float16 else ():
-            p.copy_(p.half().float())
-    return net
+    return round_to_float16(net) if float16 else net
 
 
 def export(ck: dict, out: Path, float16: bool = False) -> None:
-    """Write the ONNX file for a checkpoint (single file, dynamic N/H/W, metadata stamped, checked)."""
+    """Write the ONNX file for a checkpoint (single file, dynamic N/H/W, metadata stamped, checked):
+    gray float32 [N,1,H,W] 0..1 -> restored, the same."""
     net = exportable(ck, float16=False)
     m, dim = ck["size_multiple"], torch.export.Dim
     # H = m * h_blocks keeps H symbolic and tells the exporter it is a multiple of m
     shapes = {"gray": {0: dim("N", max=64), 2: m * dim("h_blocks", max=2048), 3: m * dim("w_blocks", max=2048)}}
-    prog = torch.onnx.export(
-        net,
-        (torch.rand(1, 1, 4 * m, 6 * m),),
-        input_names=["gray"],
-        output_names=["restored"],
-        dynamic_shapes=shapes,
-        opset_version=OPSET,
-        dynamo=True,
-        external_data=False,
-    )
-    prog.save(str(out), external_data=False)
-    model = onnx.load(str(out))
-    for value in (model.graph.input[0], model.graph.output[0]):  # readable names: gray/restored [N,1,H,W]
-        for i, name in ((0, "N"), (2, "H"), (3, "W")):
-            value.type.tensor_type.shape.dim[i].dim_param = name
-    if float16:
-        store_float16(model, set(float16_weights(net)))
-    onnx.helper.set_model_props(model, metadata(ck) | {"weights": "float16" if float16 else "float32"})
-    onnx.save(model, str(out))
-    onnx.checker.check_model(str(out), full_check=True)
+    write_onnx(net, torch.rand(1, 1, 4 * m, 6 * m), ("gray", "restored"), shapes, out, metadata(ck), float16)
 
 
 def parity_inputs() -> list[np.ndarray]:
@@ -126,21 +101,12 @@ def parity(ck: dict, out: Path, float16: bool = False) -> tuple[float, float]:
     the exported network (float16-rounded weights where the file stores them) and against the checkpoint's float32
     network (what float16 storage costs)."""
     nets = [torch_predict(exportable(ck, float16)), torch_predict(restorer_from_checkpoint(ck))]
-    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    worst = [0.0, 0.0]
-    for x in parity_inputs():
-        y = sess.run(["restored"], {"gray": x})[0]
-        for k, net in enumerate(nets):
-            worst[k] = max(worst[k], float(np.abs(y - net(x)).max()))
+    worst = max_differences(out, nets, parity_inputs())
     return worst[0], worst[1]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("checkpoint", help="a best.pt or last.pt written by python -m train.restore")
-    ap.add_argument("-o", "--output", required=True, help="the .onnx file to write")
-    ap.add_argument("--max-mb", type=float, default=10.0, help="refuse models larger than this (default 10)")
-    ap.add_argument("--weights", choices=["float32", "float16"], default="float32", help="storage of conv weights")
+    ap = export_parser(__doc__, "python -m train.restore", "float32")
     ap.add_argument("--tile-size", type=int, help="tile side in px, a multiple of 32 (default: the run's config)")
     ap.add_argument("--tile-overlap", type=int, help="minimum overlap of neighbouring tiles in px")
     ap.add_argument("--work-size", type=int, help="long side above which a shrunk copy is restored (0 = never)")
@@ -160,16 +126,8 @@ def main() -> None:
         f"{out}: {mb:.2f} MB ({args.weights} weights), {ck['arch']} step {ck['step']}, max |restored| ONNX vs "
         f"torch {diff * 255:.2e} levels (vs the float32 checkpoint {vs_float32 * 255:.2e})"
     )
-    problems = []
-    if diff > PARITY_TOL:
-        problems.append(f"ONNX Runtime differs from PyTorch by {diff * 255:.3g} levels (tolerance 0.5)")
-    if mb > args.max_mb:
-        problems.append(f"the model is {mb:.2f} MB, over the {args.max_mb} MB limit")
-    if problems:
-        out.unlink()
-        sys.exit(f"export failed, {out} removed: " + "; ".join(problems))
-    if refresh_manifest(out):
-        print(f"{out.parent / 'MANIFEST.json'} rewritten")
+    failure = f"ONNX Runtime differs from PyTorch by {diff * 255:.3g} levels (tolerance 0.5)"
+    keep_or_remove(out, mb, args.max_mb, failure if diff > PARITY_TOL else None)
 
 
 if __name__ == "__main__":

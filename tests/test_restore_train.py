@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_train_export import straight_and_resumed
 
 from colorizer.restore import blend_weights, restore_full, restore_scaled, tile_spans
 from helpers import run, synthetic_photo
@@ -96,13 +97,7 @@ TINY = {"steps": 4, "eval_every": 3, "ckpt_every": 2, "val_images": 2, "val_perc
 
 def test_resume_continues_exactly(tmp_path, photo_dir):
     cfg = load_restore_config(None, **TINY)
-    straight = RestoreTrainer(cfg, photo_dir, tmp_path / "a")
-    straight.run(4)
-    first = RestoreTrainer(cfg, photo_dir, tmp_path / "b")
-    first.run(2)  # ends with an evaluation and last.pt at step 2
-    resumed = RestoreTrainer(cfg, photo_dir, tmp_path / "b", resume=True)
-    assert resumed.step == 2
-    resumed.run(4)
+    straight, resumed = straight_and_resumed(lambda out, resume: RestoreTrainer(cfg, photo_dir, out, resume), tmp_path)
     for part in ("model", "ema"):
         ours, reference = getattr(resumed, part).state_dict(), getattr(straight, part).state_dict()
         for name, value in reference.items():

@@ -3,6 +3,9 @@
 import json
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import onnx
@@ -20,6 +23,20 @@ from train.loop import Trainer
 
 META_KEYS = {"contract", "kind", "arch", "arch_args", "render_size", "size_multiple", "train_data", "train_steps",
              "train_seconds", "git_commit", "val_metrics"}  # fmt: skip
+T = TypeVar("T")
+
+
+def straight_and_resumed(trainer: Callable[[Path, bool], T], tmp_path: Path) -> tuple[T, T]:
+    """A 4-step run made twice by trainer(run_dir, resume) (Trainer or RestoreTrainer): straight through, and
+    stopped at step 2 (an evaluation and last.pt), then resumed from there; resume tests compare the two."""
+    straight = trainer(tmp_path / "a", False)
+    straight.run(4)
+    first = trainer(tmp_path / "b", False)
+    first.run(2)  # ends with an evaluation and last.pt at step 2
+    resumed = trainer(tmp_path / "b", True)
+    assert resumed.step == 2
+    resumed.run(4)
+    return straight, resumed
 
 
 @pytest.mark.parametrize("kind", ["cnn", "gan"])
@@ -75,13 +92,7 @@ def test_resume_continues_exactly(tmp_path, photo_dir):
     cfg_file = tmp_path / "tiny.toml"
     cfg_file.write_text(TINY)
     cfg = load_config(cfg_file, model_default="gan")  # the GAN has the most state: EMA, D, two optimisers
-    straight = Trainer(cfg, photo_dir, tmp_path / "a")
-    straight.run(4)
-    first = Trainer(cfg, photo_dir, tmp_path / "b")
-    first.run(2)  # ends with an evaluation and last.pt at step 2
-    resumed = Trainer(cfg, photo_dir, tmp_path / "b", resume=True)
-    assert resumed.step == 2
-    resumed.run(4)
+    straight, resumed = straight_and_resumed(lambda out, resume: Trainer(cfg, photo_dir, out, resume), tmp_path)
     for a, b in zip(straight.model.state_dict().values(), resumed.model.state_dict().values()):
         assert torch.equal(a, b)
 

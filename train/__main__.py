@@ -21,17 +21,24 @@ from train.config import load_config
 from train.loop import Trainer
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", choices=["cnn", "gan"], required=True)
-    ap.add_argument("--data", required=True, help="folder of colour photos")
+def add_run_arguments(ap: argparse.ArgumentParser, data: str, config: str, threads: str) -> None:
+    """The arguments of every training command: --data, --out, --config, --steps | --minutes, --resume and
+    --threads; `data`, `config` and `threads` are the help texts that differ between them."""
+    ap.add_argument("--data", required=True, help=data)
     ap.add_argument("--out", required=True, help="run folder (checkpoints, logs, samples)")
-    ap.add_argument("--config", help="TOML file of TrainConfig fields")
+    ap.add_argument("--config", help=config)
     budget = ap.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="total steps of the run (overrides the config)")
     budget.add_argument("--minutes", type=float, help="wall-clock minutes for this call")
     ap.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt exactly")
-    ap.add_argument("--threads", type=int, help="torch threads per process (overrides the config; speed only)")
+    ap.add_argument("--threads", type=int, help=threads)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", choices=["cnn", "gan"], required=True)
+    threads = "torch threads per process (overrides the config; speed only)"
+    add_run_arguments(ap, "folder of colour photos", "TOML file of TrainConfig fields", threads)
     ap.add_argument("--init-from", help="checkpoint whose colorizer weights start the run (overrides the config)")
     args = ap.parse_args()
     overrides = {"steps": args.steps, "minutes": args.minutes, "threads": args.threads, "init_from": args.init_from}

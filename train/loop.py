@@ -19,6 +19,7 @@ import io
 import math
 import time
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -64,6 +65,38 @@ def drop_rows_after(log: Path, step: int) -> None:
         buf = io.StringIO()
         csv.writer(buf).writerows(keep)  # "\r\n" line ends, as report.log_row's csv writer makes them
         atomic_write(log, buf.getvalue().encode())
+
+
+class Run(Protocol):
+    """What every trainer (Trainer here, train.restore.RestoreTrainer) keeps of its run's progress and provenance."""
+
+    step: int
+    seconds: float  # training time so far, over every call of a resumed run
+    best: dict | None  # the best evaluation so far ({"step": ...} | its metrics), None before one qualifies
+    train_data: str
+    commits: list[str]  # every commit the run has trained from, oldest first
+
+
+def progress(run: Run, metrics: dict | None) -> dict:
+    """The checkpoint entries every trainer writes alike (their keys, in this order, are part of the checkpoint
+    format that export and --resume read): step, seconds, best, val_metrics (the evaluation made at this save,
+    None between evaluations), train_data and git_commit (the commits, space-separated)."""
+    return {
+        "step": run.step,
+        "seconds": run.seconds,
+        "best": run.best,
+        "val_metrics": metrics,
+        "train_data": run.train_data,
+        "git_commit": " ".join(run.commits),
+    }
+
+
+def resume_progress(run: Run, ck: dict) -> None:
+    """Set `run`'s progress from a checkpoint written with `progress`; this process's commit is added to the
+    run's earlier ones, unless it is one of them."""
+    run.step, run.seconds, run.best = ck["step"], ck["seconds"], ck["best"]
+    earlier = ck["git_commit"].split()
+    run.commits = earlier + [c for c in run.commits if c not in earlier]
 
 
 class Trainer:
@@ -198,12 +231,7 @@ class Trainer:
             "disc": self.disc.state_dict() if self.disc else None,
             "opt": self.opt.state_dict(),
             "opt_d": self.opt_d.state_dict() if self.opt_d else None,
-            "step": self.step,
-            "seconds": self.seconds,
-            "best": self.best,
-            "val_metrics": metrics,
-            "train_data": self.train_data,
-            "git_commit": " ".join(self.commits),
+            **progress(self, metrics),
             "rng": rng,
         }
 
@@ -215,9 +243,7 @@ class Trainer:
         if self.disc is not None:
             self.disc.load_state_dict(ck["disc"])
             self.opt_d.load_state_dict(ck["opt_d"])
-        self.step, self.seconds, self.best = ck["step"], ck["seconds"], ck["best"]
-        earlier = ck["git_commit"].split()  # every commit the run has trained from, oldest first
-        self.commits = earlier + [c for c in self.commits if c not in earlier]
+        resume_progress(self, ck)
         states = ck["rng"] if isinstance(ck["rng"], list) else [ck["rng"]]
         if len(states) == self.ctx.world:  # same process count: continue every rank's random stream exactly
             self.rng.bit_generator.state = states[self.ctx.rank]["numpy"]

@@ -30,6 +30,12 @@ def log_row(path: Path, row: dict) -> None:
             with open(path, "w", newline="") as f:
                 csv.DictWriter(f, header).writeheader()
                 csv.DictWriter(f, header).writerows(old)
+    append_row(path, header, row)
+
+
+def append_row(path: Path, header: list[str], row: dict) -> None:
+    """Append one row (keys among `header`, missing values left empty) to a CSV file, writing `header` first if the
+    file is new. An existing file's header is taken as it is: log_row checks and migrates it where it may differ."""
     new = not path.exists()
     with open(path, "a", newline="") as f:
         writer = csv.DictWriter(f, header)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
@@ -39,10 +38,11 @@ from colorizer.atomic import remove_stale_temps
 from colorizer.color import gray_to_rgb, rgb_to_gray
 from colorizer.restore import restore_full
 from train import report
+from train.__main__ import add_run_arguments
 from train.checkpoint import git_commit, load_checkpoint, save_atomic
 from train.data import load_rgb, split_photos
 from train.degrade import KINDS, apply_damage, random_damage, tone
-from train.loop import drop_rows_after, lr_factor
+from train.loop import drop_rows_after, lr_factor, progress, resume_progress
 from train.predict import torch_predict
 from train.restore_eval import GROUPS, damaged_pair, evaluate, pair_rng
 from train.restore_model import build_restorer
@@ -221,12 +221,7 @@ class RestoreTrainer:
             "model": self.model.state_dict(),
             "ema": self.ema.state_dict(),
             "opt": self.opt.state_dict(),
-            "step": self.step,
-            "seconds": self.seconds,
-            "best": self.best,
-            "val_metrics": metrics,
-            "train_data": self.train_data,
-            "git_commit": " ".join(self.commits),
+            **progress(self, metrics),
             "rng": {"numpy": self.rng.bit_generator.state, "torch": torch.get_rng_state()},
         }
 
@@ -234,9 +229,7 @@ class RestoreTrainer:
         self.model.load_state_dict(ck["model"])
         self.ema.load_state_dict(ck["ema"])
         self.opt.load_state_dict(ck["opt"])
-        self.step, self.seconds, self.best = ck["step"], ck["seconds"], ck["best"]
-        earlier = ck["git_commit"].split()
-        self.commits = earlier + [c for c in self.commits if c not in earlier]
+        resume_progress(self, ck)
         self.rng.bit_generator.state = ck["rng"]["numpy"]
         torch.set_rng_state(ck["rng"]["torch"])
 
@@ -246,7 +239,8 @@ class RestoreTrainer:
         if evaluate:
             metrics = self.validate()
             row = {"step": self.step, "seconds": round(self.seconds, 1)}
-            log_row(self.out / "log.csv", row | {k: round(metrics[k], 4) for k in LOG_COLUMNS if k in metrics})
+            row |= {k: round(metrics[k], 4) for k in LOG_COLUMNS if k in metrics}
+            report.append_row(self.out / "log.csv", LOG_COLUMNS, row)
             report.plot_log(self.out / "log.csv", self.out / "loss.png")
             self.sample_sheet(self.out / "samples" / f"step_{self.step:07d}.png")
             if self._is_better(metrics):
@@ -271,8 +265,8 @@ class RestoreTrainer:
             self.seconds += time.time() - t0
             bar.update(1)
             if self.step % 50 == 0:
-                log_row(self.out / "log.csv", {"step": self.step, "seconds": round(self.seconds, 1),
-                                               "loss": round(float(np.mean(losses)), 7)})  # fmt: skip
+                row = {"step": self.step, "seconds": round(self.seconds, 1), "loss": round(float(np.mean(losses)), 7)}
+                report.append_row(self.out / "log.csv", LOG_COLUMNS, row)
                 bar.set_postfix(loss=f"{np.mean(losses):.5f}")
                 losses = []
             if self.step % self.cfg.eval_every == 0:
@@ -285,26 +279,10 @@ class RestoreTrainer:
             self.save(evaluate=True)
 
 
-def log_row(path: Path, row: dict) -> None:
-    """Append one row to the run's CSV log (header LOG_COLUMNS; missing values empty)."""
-    new = not path.exists()
-    with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, LOG_COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True, help="folder of photos (colour or gray)")
-    ap.add_argument("--out", required=True, help="run folder (checkpoints, logs, samples)")
-    ap.add_argument("--config", help="TOML file of RestoreConfig fields")
-    budget = ap.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=int, help="total steps of the run (overrides the config)")
-    budget.add_argument("--minutes", type=float, help="wall-clock minutes for this call")
-    ap.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt exactly")
-    ap.add_argument("--threads", type=int, help="torch threads (overrides the config; speed only)")
+    threads = "torch threads (overrides the config; speed only)"
+    add_run_arguments(ap, "folder of photos (colour or gray)", "TOML file of RestoreConfig fields", threads)
     args = ap.parse_args()
     cfg = load_restore_config(args.config, steps=args.steps, minutes=args.minutes, threads=args.threads)
     RestoreTrainer(cfg, args.data, args.out, resume=args.resume).run(cfg.steps, cfg.minutes)
