@@ -4,8 +4,9 @@
     python -m bench --quick            # one size, one repetition, small references (what the tests run)
 
 Prints the median and spread (min-max) in ms of each stage per size, end-to-end times for each model and
-for both (decoding and encoding excluded), the pipeline's peak resident memory (a child process without
-torch), the ONNX Runtime version, provider, threads and model precision, and references timed in this
+for both (decoding and encoding excluded), the restoration model's time on the photo's luminance (not part
+of "both": it is optional), the pipeline's peak resident memory (a child process without torch) with and
+without restoration, the ONNX Runtime version, provider, threads and model precision, and references timed in this
 process: (a) our networks under PyTorch eager, and the float originals of int8 models under ONNX Runtime,
 (b) the original project's two networks at the full image size under ONNX Runtime, with the speed-up of
 ours over (b) for the same 1024x1024 output.
@@ -28,13 +29,15 @@ import colorizer
 from bench import measure
 from colorizer.imageio import png_bytes
 from colorizer.merge import table
-from colorizer.model import session_options
+from colorizer.model import MODEL_DIR, session_options
 from colorizer.pipeline import Photo
 
 TARGET_BOTH_MS = {512: 50, 2048: 150, 4096: 600}  # square side -> both models end to end
 TARGET_PEAK_MB = {2048: 800, 4096: 2048, 10000: 4096}
 TARGET_MERGE_MS = {2048: 30}
 TARGET_SPEEDUP = 50.0  # ours (both) vs the original project's two networks, 1024x1024
+TARGET_RESTORE_MS = {2048: 1000}  # square side -> the restoration model on the luminance
+TARGET_RESTORE_EXTRA_MB = {2048: 500}  # peak memory with restoration minus without
 
 
 def test_photo(height: int, width: int) -> np.ndarray:
@@ -53,8 +56,10 @@ def jpeg(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def stages(models: list[colorizer.Model], image: np.ndarray, repeat: int) -> dict[str, dict]:
-    """Per-stage and end-to-end timings (ms) for one RGB photo."""
+def stages(
+    models: list[colorizer.Model], restorer: colorizer.Restorer | None, image: np.ndarray, repeat: int
+) -> dict[str, dict | None]:
+    """Per-stage and end-to-end timings (ms) for one RGB photo; restoration None without a restorer."""
     t = measure.timeit
     data, photo, m0 = jpeg(image), Photo.from_image(image), models[0]
     ab = {m.name: m.predict_photo(photo) for m in models}
@@ -70,7 +75,7 @@ def stages(models: list[colorizer.Model], image: np.ndarray, repeat: int) -> dic
     r["upsample+merge"] = t(lambda: photo.render(ab[m0.name]), repeat)
     enhanced = t(lambda: photo.render(ab[m0.name], 1.3, 5.0), repeat)
     r["enhancement (extra)"] = {k: max(0.0, enhanced[k] - r["upsample+merge"][k]) for k in enhanced}
-    r["restoration"] = None  # not built yet
+    r["restoration"] = None if restorer is None else t(lambda: restorer.restore(photo.gray), repeat)
     r["encode png"] = t(lambda: png_bytes(out), repeat)
     r["numpy copy of the result"] = t(out.copy, repeat)
     for m in models:
@@ -138,6 +143,7 @@ def main() -> None:
         args.sizes, args.repeat, args.memory_sizes, args.reference_size = ["512"], 1, ["512"], 256
 
     models = [colorizer.load("cnn"), colorizer.load("gan")]
+    restorer = colorizer.load_restorer() if (MODEL_DIR / "restore.onnx").is_file() else None
     table()  # the merge's lookup table is built once per process; not part of any photo's time
     env = {
         "onnxruntime": ort.__version__,
@@ -150,16 +156,19 @@ def main() -> None:
     results: dict = {"env": env, "sizes": {}, "memory_mb": {}, "references": {}}
     for text in args.sizes:
         h, w = measure.parse_size(text)
-        results["sizes"][f"{w}x{h}"] = stages(models, test_photo(h, w), args.repeat)
+        results["sizes"][f"{w}x{h}"] = stages(models, restorer, test_photo(h, w), args.repeat)
         print(measure.stage_table(f"{w}x{h}", results["sizes"][f"{w}x{h}"]), flush=True)
     for text in args.memory_sizes:
         h, w = measure.parse_size(text)
         results["memory_mb"][f"{w}x{h}"] = measure.peak_memory_mb(h, w)
+        if restorer is not None:
+            results["memory_mb"][f"{w}x{h} restored"] = measure.peak_memory_mb(h, w, restore=True)
     ref = args.reference_size
     size = models[0].render_size
     refs = reference_a(models, size, args.repeat) | reference_fp32(models, args.repeat) | reference_b(ref, args.repeat)
     results["references"] = refs
-    results["summary"] = measure.summary(results, ref, TARGET_BOTH_MS, TARGET_PEAK_MB, TARGET_MERGE_MS, TARGET_SPEEDUP)
+    targets = (TARGET_BOTH_MS, TARGET_PEAK_MB, TARGET_MERGE_MS, TARGET_SPEEDUP)
+    results["summary"] = measure.summary(results, ref, *targets, TARGET_RESTORE_MS, TARGET_RESTORE_EXTRA_MB)
     print(measure.report(results))
     args.json.write_text(json.dumps(results, indent=2))
     print(f"\nwritten to {args.json}")

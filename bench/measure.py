@@ -36,14 +36,15 @@ def timeit(fn: Callable[[], object], repeat: int) -> dict[str, float]:
     return {"median": float(np.median(times)), "min": float(min(times)), "max": float(max(times))}
 
 
-def peak_memory_mb(height: int, width: int) -> float:
-    """Peak RSS (MiB) of a fresh process (no torch) that colorizes one photo of this size with both models."""
+def peak_memory_mb(height: int, width: int, restore: bool = False) -> float:
+    """Peak RSS (MiB) of a fresh process (no torch) that colorizes one photo of this size with both models,
+    after repairing it with the shipped restoration model if `restore`."""
     # VmHWM (not ru_maxrss, which a child inherits from the parent that forked it) is this process's own peak.
     code = (
         "import re, sys, numpy as np, colorizer\n"
         f"img = np.random.default_rng(0).integers(0, 256, ({height}, {width}), dtype=np.uint8)\n"
         "ms = [colorizer.load('cnn'), colorizer.load('gan')]\n"
-        "c = colorizer.compare(ms, img)\n"
+        f"c = colorizer.compare(ms, img, restore={restore})\n"
         "out = [c.rgb(m.name) for m in ms]\n"
         "assert 'torch' not in sys.modules\n"
         "print(re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1))\n"
@@ -70,9 +71,21 @@ def verdict(value: float, target: float, unit: str) -> str:
     return f"OVER by {value - target:.0f} {unit} ({value / target:.2f}x the target {target:.0f})"
 
 
-def summary(results: dict, ref: int, both_ms: dict, peak_mb: dict, merge_ms: dict, speedup: float) -> dict:
+def summary(
+    results: dict, ref: int, both_ms: dict, peak_mb: dict, merge_ms: dict, speedup: float, restore_ms: dict,
+    restore_extra_mb: dict,
+) -> dict:  # fmt: skip
     """Each target next to its measurement."""
     out = {}
+    for side, target in restore_ms.items():
+        s = results["sizes"].get(f"{side}x{side}")
+        if s and s["restoration"]:
+            out[f"restoration {side}x{side}"] = verdict(s["restoration"]["median"], target, "ms")
+    for side, target in restore_extra_mb.items():
+        mb = results["memory_mb"]
+        if f"{side}x{side} restored" in mb:
+            extra = mb[f"{side}x{side} restored"] - mb[f"{side}x{side}"]
+            out[f"restoration's extra peak memory {side}x{side}"] = verdict(extra, target, "MiB")
     for side, target in both_ms.items():
         s = results["sizes"].get(f"{side}x{side}")
         if s:
@@ -105,7 +118,7 @@ def report(results: dict) -> str:
     lines += ["", "| reference | median ms | min-max ms |", "|---|---|---|"]
     for name, t in results["references"].items():
         lines.append(f"| {name} | {t['median']:.1f} | {t['min']:.1f}-{t['max']:.1f} |")
-    lines += ["", "| peak memory (both models, own process) | MiB |", "|---|---|"]
+    lines += ["", "| peak memory (both models, own process; 'restored': restoration first) | MiB |", "|---|---|"]
     lines += [f"| {size} | {mb:.0f} |" for size, mb in results["memory_mb"].items()]
     lines += ["", "Targets:"] + [f"- {k}: {v}" for k, v in results["summary"].items()]
     return "\n".join(lines)

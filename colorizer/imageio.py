@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
+from isal import isal_zlib
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from colorizer.atomic import atomic_write
@@ -192,9 +193,10 @@ def _text_chunk(key: str, value: str) -> bytes:
 def fast_png_bytes(image: np.ndarray, text: dict[str, str] | None = None) -> bytes:
     """Gray uint8 HxW or RGB uint8 HxWx3 -> lossless PNG bytes with an sRGB chunk and optional text chunks.
 
-    The same pixels and chunks as png_bytes, about twice as fast as its compress_level=1 for files a few %
-    larger: every row takes PNG's 'Up' filter (its difference from the row above, done by numpy) and zlib
-    compresses at level 1. Both release the GIL, so several images encode in parallel threads.
+    The same pixels and chunks as png_bytes, about eight times as fast as its compress_level=1, for files a
+    few % larger: every row takes PNG's 'Up' filter (its difference from the row above, done by numpy) and
+    ISA-L's deflate compresses at level 1 (4.4x zlib's level-1 speed on a 1536x1152 result, and 4 % smaller
+    output; the same zlib stream format). Both release the GIL, so several images encode in parallel threads.
     """
     if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
         raise ValueError(f"expected uint8 HxW or HxWx3, got {image.dtype} {image.shape}")
@@ -207,7 +209,7 @@ def fast_png_bytes(image: np.ndarray, text: dict[str, str] | None = None) -> byt
     header = struct.pack(">IIBBBBB", width, height, 8, 0 if image.ndim == 2 else 2, 0, 0, 0)
     chunks = [_png_chunk(b"IHDR", header), _png_chunk(b"sRGB", b"\x00")]  # rendering intent: perceptual
     chunks += [_text_chunk(k, v) for k, v in (text or {}).items()]
-    chunks += [_png_chunk(b"IDAT", zlib.compress(filtered, 1)), _png_chunk(b"IEND", b"")]
+    chunks += [_png_chunk(b"IDAT", isal_zlib.compress(filtered, 1)), _png_chunk(b"IEND", b"")]
     return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
 
 

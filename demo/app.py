@@ -10,7 +10,7 @@ waiting requests before new ones get a "busy" answer; default 20), COLORIZER_CON
 at once; default 1, which is fastest on a 2-core machine since ONNX Runtime already uses every core),
 COLORIZER_PREVIEW_SIDE (long side of the images shown on the page, default 1600 px; the API and the downloads
 are always full resolution).
-With `gradio[mcp]` installed the `colorize` and `colorize_batch` endpoints are also MCP tools.
+With `gradio[mcp]` installed the `colorize`, `restoration` and `colorize_batch` endpoints are also MCP tools.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from demo import service  # noqa: E402
 
 try:  # sessions are created once, at start-up
     MODELS = [colorizer.load("cnn"), colorizer.load("gan")]
+    RESTORER = colorizer.load_restorer()
 except colorizer.ManifestError as e:
     sys.exit(str(e))  # one line naming the damaged file and the fix, not a traceback
 BY_NAME = {m.name: m for m in MODELS}
@@ -51,7 +52,9 @@ ordinary CPU. **CNN**: a convolutional network trained to predict each pixel's c
 often muted). **GAN**: the same network trained further against a discriminator that punishes dull,
 implausible colour (bolder, sometimes wrong). Both keep every detail of your photo: only the colour is
 predicted, and the result has your photo's full resolution. Move the sliders to compare; change the controls
-to re-render without uploading again.
+to re-render without uploading again. **Repair scratches, dust and grain** runs a small restoration model on
+the photo first (its before/after is shown too). A photo that still has colour of its own (a faded colour
+print) also gets those colours restored, with no model.
 
 **The colours are the model's guess, not a historical record.** Your photos and the results are stored only
 as temporary files on this server and deleted once they are an hour old (checked every 10 minutes). The
@@ -86,7 +89,7 @@ def safe_stem(path: str) -> str:
 
 def colorize(
     photo: str, render_size: int = 256, colour_boost: float = 1.0, brightness: float = 0.0,
-    blend: float = 0.5, mark: bool = False,
+    blend: float = 0.5, mark: bool = False, restore: bool = False, auto_contrast: bool = False,
 ) -> tuple:  # fmt: skip
     """Colorize one black-and-white (or sepia, or faded) photo with both models, the CNN and the GAN.
 
@@ -97,65 +100,95 @@ def colorize(
         brightness: lightness offset in CIE L* units (-20 to 20; 0 = unchanged).
         blend: mix of the two models' colour for the blended result (0 = all CNN, 1 = all GAN).
         mark: add a visible "AI-colourised" mark to the results.
+        restore: first repair scratches, dust, grain and JPEG blocks in the photo's luminance (restoration model).
+        auto_contrast: stretch a faded photo's tones (percentile stretch of the luminance).
     Returns:
         (original, CNN result), (original, GAN result), (CNN result, GAN result), the blended result, a
         Markdown line with each model's inference time and the execution provider, and the list of
-        downloadable files (full-resolution PNGs of the three results and a zip of all of them).
+        downloadable files (full-resolution PNGs of the three results, of the restored luminance when
+        `restore`, of the photo's own colours restored when it still carries colour, and a zip of all of them).
+        The restoration's before/after and the own colours themselves: endpoint `restoration`.
     """
-    return results(False, photo, render_size, colour_boost, brightness, blend, mark)
+    return results(False, photo, render_size, colour_boost, brightness, blend, mark, restore, auto_contrast)[:6]
 
 
 def colorize_page(photo: str, *controls) -> tuple:
-    """`colorize` for the page: the sliders and the blend show previews of at most service.PREVIEW_SIDE px
-    (long side), which the browser loads quickly; the downloads are the same full-resolution PNGs."""
-    return results(True, photo, *controls)
+    """`colorize` for the page, plus the restoration's before/after and the photo's own colours (shown only
+    when there are any): the images are previews of at most service.PREVIEW_SIDE px (long side), which the
+    browser loads quickly; the downloads are the same full-resolution PNGs."""
+    *outputs, restored, own = results(True, photo, *controls)
+    return (*outputs, gr.ImageSlider(restored, visible=restored is not None), gr.Image(own, visible=own is not None))
+
+
+def restoration(photo: str, colour_boost: float = 1.0, brightness: float = 0.0) -> tuple:
+    """The repair of one photo, without colorization: what the restoration model changed, and the photo's own
+    colours restored if it still carries real colour (a faded colour print, a colour scan).
+
+    Args:
+        photo: the image file.
+        colour_boost, brightness: as for `colorize`, applied to the own colours.
+    Returns:
+        (luminance before, after restoring scratches, dust, grain and JPEG blocks) as full-resolution gray PNGs,
+        the photo's own colours restored from the repaired photo as a PNG (None when it carries no real colour),
+        and a Markdown line saying which.
+    """
+    entry = service.predict(CACHE, MODELS, photo, 256, RESTORER)
+    out, stem = service.new_out_dir(), safe_stem(photo)
+    pair, own = service.extras(entry, out, stem, False, colour_boost, brightness)
+    note = service.colour_note(entry.result.photo)
+    return pair[0], (None if own is None else own[0]), note
 
 
 def results(
     preview: bool, photo: str, render_size: int = 256, colour_boost: float = 1.0, brightness: float = 0.0,
-    blend: float = 0.5, mark: bool = False,
+    blend: float = 0.5, mark: bool = False, restore: bool = False, auto_contrast: bool = False,
 ) -> tuple:  # fmt: skip
-    """What `colorize` returns, its images shown as previews (see colorize_page) or at full resolution. The three
-    results are rendered and encoded in parallel; the predictions come from CACHE when they can."""
-    entry = service.predict(CACHE, MODELS, photo, render_size)
+    """What `colorize` returns, its images shown as previews (see colorize_page) or at full resolution, then the
+    restoration's (before, after) and the own colours (see extras; None where there are none). The results are
+    rendered and encoded in parallel; the predictions come from CACHE when they can."""
+    entry = service.predict(CACHE, MODELS, photo, render_size, RESTORER if restore else None)
     res, out, stem = entry.result, service.new_out_dir(), safe_stem(photo)
     abs_ = {"cnn": res.ab["cnn"], "gan": res.ab["gan"], "blend": res.blend("cnn", "gan", blend)}
     texts = {name: m.png_text() for name, m in BY_NAME.items()} | {"blend": blend_text(MODELS, blend)}
 
     def write(look: str) -> tuple[str, str]:
-        rgb = res.photo.render(abs_[look], colour_boost, brightness)
+        rgb = res.photo.render(abs_[look], colour_boost, brightness, auto_contrast)
         rgb = service.add_mark(rgb) if mark else rgb
         return service.write_result(out / f"{stem}_{look}.png", rgb, texts[look], preview)
 
     written = dict(zip(LOOKS, service.in_parallel(write, LOOKS), strict=True))
-    full = {look: paths[0] for look, paths in written.items()}
+    full = [paths[0] for paths in written.values()]
     shown = {look: paths[1] for look, paths in written.items()}
-    before = service.before_png(entry, out, stem)[1 if preview else 0]
-    files = [full[look] for look in LOOKS] + [service.write_zip(out / f"{stem}_colorized.zip", list(full.values()))]
-    h, w = entry.before.shape[:2]
-    times = " · ".join(f"**{m.kind.upper()}** {1000 * res.seconds[m.name]:.0f} ms ({m.precision})" for m in MODELS)
-    provider = MODELS[0].provider.removesuffix("ExecutionProvider")
-    info = f"{w}x{h} px · rendered at {int(render_size)} px · {times} · running on **{provider}**"
-    return (before, shown["cnn"]), (before, shown["gan"]), (shown["cnn"], shown["gan"]), shown["blend"], info, files
+    before = service.fixed_png(entry, "original", lambda: entry.before, out, stem)[1 if preview else 0]
+    pair, own = service.extras(entry, out, stem, preview, colour_boost, brightness)
+    full += ([pair[0][1]] if pair else []) + ([own[0]] if own else [])
+    files = [*full, service.write_zip(out / f"{stem}_colorized.zip", full)]
+    info = service.timing_line(entry, MODELS, render_size) + (f" · {service.colour_note(res.photo)}" if own else "")
+    return (
+        (before, shown["cnn"]), (before, shown["gan"]), (shown["cnn"], shown["gan"]), shown["blend"], info, files,
+        None if pair is None else pair[1], None if own is None else own[1],
+    )  # fmt: skip
 
 
 def rerender(photo: str | None, *controls) -> tuple:
-    """Re-render after a control changed; the predictions come from the cache unless the render size changed."""
+    """Re-render after a control changed; the predictions come from the cache unless the render size or the
+    restore setting changed."""
     if not photo:
-        return tuple(gr.skip() for _ in range(6))
+        return tuple(gr.skip() for _ in range(8))
     return colorize_page(photo, *controls)
 
 
 def colorize_batch(
     files: list[str], results: str = "Both", render_size: int = 256, colour_boost: float = 1.0,
-    brightness: float = 0.0, blend: float = 0.5, progress: gr.Progress = gr.Progress(),  # noqa: B008
+    brightness: float = 0.0, blend: float = 0.5, restore: bool = False, auto_contrast: bool = False,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008
 ) -> tuple:  # fmt: skip
     """Colorize many photos. A file that cannot be read is reported and does not stop the others.
 
     Args:
         files: the image files.
         results: which results to make for each photo: "Both" (CNN and GAN), "CNN", "GAN" or "Blend".
-        render_size, colour_boost, brightness, blend: as for `colorize`.
+        render_size, colour_boost, brightness, blend, restore, auto_contrast: as for `colorize`.
     Returns:
         A gallery of (image, caption) pairs (one per result, or an error card per unreadable file), a zip
         of all results (or None if there is none), and a Markdown report.
@@ -167,7 +200,8 @@ def colorize_batch(
     for path, stem in zip(progress.tqdm(files, desc="Colorizing"), colorizer.unique_stems([Path(f) for f in files])):
         name = Path(path).name
         try:
-            res = colorizer.compare(MODELS, service.load_photo(path), int(render_size))
+            image = service.load_photo(path)
+            res = colorizer.compare(MODELS, image, int(render_size), RESTORER if restore else False)
         except gr.Error as e:  # the message starts with the file's name
             errors.append(f"- {e.message}")
             gallery.append((service.error_card(e.message), f"{name}: not colorized"))
@@ -176,7 +210,7 @@ def colorize_batch(
         def write(look: str, res=res, stem=stem) -> str:
             ab = res.blend("cnn", "gan", blend) if look == "blend" else res.ab[look]
             text = blend_text(MODELS, blend) if look == "blend" else BY_NAME[look].png_text()
-            rgb = res.photo.render(ab, colour_boost, brightness)
+            rgb = res.photo.render(ab, colour_boost, brightness, auto_contrast)
             return service.write_png(out / f"{safe_stem(stem)}_{look}.png", rgb, text)
 
         for look, path in zip(looks, service.in_parallel(write, looks), strict=True):
@@ -224,6 +258,9 @@ def build() -> gr.Blocks:
             brightness = gr.Slider(-20, 20, 0, step=1, label="Brightness (L*)")
             blend = gr.Slider(0, 1, 0.5, step=0.05, label="Blend: 0 = all CNN … 1 = all GAN")
             mark = gr.Checkbox(False, label="Add a visible “AI-colourised” mark")
+            restore = gr.Checkbox(False, label="Repair scratches, dust and grain first",
+                                  info="The restoration model, on the luminance; slower on large scans.")  # fmt: skip
+            auto_contrast = gr.Checkbox(False, label="Auto-contrast", info="Stretch a faded photo's tones.")
         with gr.Tab("One photo"):
             with gr.Row(equal_height=False):
                 limits = f"{service.LIMITS.max_file_mb} MB and {service.LIMITS.max_pixels / 1e6:g} megapixels"
@@ -242,14 +279,23 @@ def build() -> gr.Blocks:
                 versus = gr.ImageSlider(label="CNN (left) vs GAN (right)", format="png", max_height=900, min_width=300)
                 blended = gr.Image(label="Blend of the CNN and GAN colour", format="png", min_width=300,
                                    interactive=False)  # fmt: skip
-            controls = [render_size, boost, brightness, blend, mark]
-            outputs = [cnn, gan, versus, blended, info, files]
+            with gr.Row(elem_classes="results"):
+                restored = gr.ImageSlider(label="Restoration: luminance before / after", format="png",
+                                          max_height=900, min_width=300, visible=False)  # fmt: skip
+                own = gr.Image(label="The photo's own colours, restored (no model)", format="png", min_width=300,
+                               interactive=False, visible=False)  # fmt: skip
+            controls = [render_size, boost, brightness, blend, mark, restore, auto_contrast]
+            outputs = [cnn, gan, versus, blended, info, files, restored, own]
             # The page gets previews (colorize_page); the API, behind a button nobody sees, full resolution.
             button.click(colorize_page, [photo, *controls], outputs, api_name=False, concurrency_id="inference")
             api_button = gr.Button("API: colorize", visible=False)
-            api_button.click(colorize, [photo, *controls], outputs, api_name="colorize", concurrency_id="inference")
+            api_button.click(colorize, [photo, *controls], outputs[:6], api_name="colorize", concurrency_id="inference")
+            api_restore = gr.Button("API: restoration", visible=False)
+            api_restore.click(restoration, [photo, boost, brightness], [restored, own, info],
+                              api_name="restoration", concurrency_id="inference")  # fmt: skip
             photo.upload(colorize_page, [photo, *controls], outputs, api_name=False, concurrency_id="inference")
-            triggers = [render_size.release, boost.release, brightness.release, blend.release, mark.input]
+            triggers = [render_size.release, boost.release, brightness.release, blend.release, mark.input,
+                        restore.input, auto_contrast.input]  # fmt: skip
             gr.on(triggers, rerender, [photo, *controls], outputs, api_name=False, concurrency_id="inference",
                   trigger_mode="always_last")  # fmt: skip
             if EXAMPLES:
@@ -264,7 +310,7 @@ def build() -> gr.Blocks:
             report = gr.Markdown(label="report")
             gallery = gr.Gallery(label="Results", columns=4, format="png", object_fit="contain", height="auto")
             archive = gr.File(label="All results (zip)", interactive=False)
-            batch_inputs = [batch_files, results, render_size, boost, brightness, blend]
+            batch_inputs = [batch_files, results, render_size, boost, brightness, blend, restore, auto_contrast]
             batch_button.click(colorize_batch, batch_inputs, [gallery, archive, report], api_name="colorize_batch",
                                concurrency_id="inference")  # fmt: skip
         with gr.Accordion("Model card: the two models, how well they do, where they fail", open=False):

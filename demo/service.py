@@ -22,7 +22,7 @@ import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
@@ -32,6 +32,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 import colorizer
 from colorizer.color import gray_to_rgb
+from colorizer.compare import own_colours_text
 from colorizer.imageio import Limits, fast_png_bytes
 
 # Lower than the library's: a public server shares its memory. COLORIZER_MAX_* environment variables override.
@@ -52,16 +53,21 @@ class Entry:
 
     before: np.ndarray  # RGB uint8 HxWx3, the upload as the user sees it
     result: colorizer.Comparison
-    before_png: str | None = None  # `before` written once as PNG, reused by every re-render
-    before_preview: str | None = None  # the same for the page's preview of it (see write_result)
+    source_gray: np.ndarray | None = None  # gray uint8 HxW before restoration, when the luma was restored
+    # images that no control changes ('original', 'luma', 'restored'), written once as (full PNG, page image)
+    # by fixed_png and reused by every re-render
+    pngs: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
-        return self.before.nbytes + self.result.photo.gray.nbytes + sum(a.nbytes for a in self.result.ab.values())
+        photo = self.result.photo
+        arrays = [self.before, photo.gray, photo.rgb, self.source_gray, *self.result.ab.values()]
+        unique = {id(a): a for a in arrays if a is not None}  # photo.rgb is often `before` itself
+        return sum(a.nbytes for a in unique.values())
 
 
 class PredictionCache:
-    """A thread-safe LRU of Entry, keyed by (sha256 of the file's bytes, render size), bounded in bytes and
+    """A thread-safe LRU of Entry, keyed by (sha256 of the file's bytes, render size, restored), bounded in bytes and
     items. An entry is dropped `max_age_s` seconds after it was made, even if it is still being used."""
 
     def __init__(self, max_bytes: int = 1 << 30, max_items: int = 16, max_age_s: float = MAX_AGE_S):
@@ -148,24 +154,67 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     return gray_to_rgb(image) if image.ndim == 2 else image
 
 
-def predict(cache: PredictionCache, models: list[colorizer.Model], path: str, render_size: int) -> Entry:
-    """Both models' predictions for an upload at a render size, from the cache when possible."""
-    key = (file_digest(path), int(render_size))
+def predict(
+    cache: PredictionCache, models: list[colorizer.Model], path: str, render_size: int,
+    restorer: colorizer.Restorer | None = None,
+) -> Entry:  # fmt: skip
+    """Both models' predictions for an upload at a render size, its luma first repaired by `restorer` if one is
+    given, from the cache when possible (the restore setting is part of the key)."""
+    key = (file_digest(path), int(render_size), restorer is not None)
     entry = cache.get(key)
     if entry is None:
         image = load_photo(path)
-        entry = Entry(as_rgb(image), colorizer.compare(models, image, int(render_size)))
+        result = colorizer.compare(models, image, int(render_size), restorer or False)
+        source = colorizer.Photo.from_image(image).gray if restorer is not None else None
+        entry = Entry(as_rgb(image), result, source)
         cache.put(key, entry)
     return entry
 
 
-def before_png(entry: Entry, out: Path, stem: str) -> tuple[str, str]:
-    """The photo's 'before' PNG and the page's preview of it (see write_result): written on the first render,
-    reused while the files exist."""
-    if entry.before_png is None or entry.before_preview is None or not Path(entry.before_preview).exists():
-        written = write_result(out / f"{stem}_original.png", entry.before, None, preview=True)
-        entry.before_png, entry.before_preview = written
-    return entry.before_png, entry.before_preview
+def fixed_png(entry: Entry, name: str, image: Callable[[], np.ndarray], out: Path, stem: str) -> tuple[str, str]:
+    """(full PNG, page image) of an image no control changes, `image()` (uint8 HxW or HxWx3), written as
+    '<stem>_<name>.png' with its preview (see write_result) on the photo's first render and reused while the
+    files exist."""
+    paths = entry.pngs.get(name)
+    if paths is None or not Path(paths[1]).exists():
+        paths = entry.pngs[name] = write_result(out / f"{stem}_{name}.png", image(), None, preview=True)
+    return paths
+
+
+def extras(entry: Entry, out: Path, stem: str, preview: bool, colour_boost: float, brightness: float) -> tuple:
+    """(restored pair, own colours) of a cached photo, each as ((full PNGs), (page images)) or None: the
+    luminance before and after restoration (when restored) and the photo's own colours restored (when it has
+    real colour; colorizer.owncolour), all full resolution on disk."""
+    photo, k = entry.result.photo, 1 if preview else 0
+    pair = None
+    if entry.source_gray is not None:
+        before = fixed_png(entry, "luma", lambda: entry.source_gray, out, stem)
+        after = fixed_png(entry, "restored", lambda: photo.gray, out, stem)
+        pair = (before[0], after[0]), (before[k], after[k])
+    own = None
+    if photo.rgb is not None and photo.colour.has_colour:
+        rgb = photo.own_colours(colour_boost, brightness)
+        own = write_result(out / f"{stem}_own_colours.png", rgb, own_colours_text(photo.restored), preview)
+    return pair, own
+
+
+def colour_note(photo: colorizer.Photo) -> str:
+    """A Markdown line on whether the photo still carries colour of its own (colorizer.detect_colour)."""
+    check = photo.colour
+    if photo.rgb is None or not check.has_colour:
+        return f"No colour of its own found (score {check.score:.1f}): black and white, or toned."
+    return f"**This photo still has colour of its own** (score {check.score:.1f}): its own colours are restored too."
+
+
+def timing_line(entry: Entry, models: list[colorizer.Model], render_size: int) -> str:
+    """Markdown: the photo's size, the render size, each network's time and the execution provider."""
+    res = entry.result
+    h, w = entry.before.shape[:2]
+    times = " · ".join(f"**{m.kind.upper()}** {1000 * res.seconds[m.name]:.0f} ms ({m.precision})" for m in models)
+    if "restore" in res.seconds:
+        times = f"**restored** in {1000 * res.seconds['restore']:.0f} ms · {times}"
+    provider = models[0].provider.removesuffix("ExecutionProvider")
+    return f"{w}x{h} px · rendered at {int(render_size)} px · {times} · running on **{provider}**"
 
 
 def add_mark(rgb: np.ndarray, text: str = "AI-colourised") -> np.ndarray:
@@ -216,14 +265,15 @@ def new_out_dir() -> Path:
 
 
 def write_png(path: Path, rgb: np.ndarray, text: dict[str, str] | None = None) -> str:
-    """Write RGB uint8 HxWx3 as a tagged lossless PNG (colorizer.imageio.fast_png_bytes); its path as a string."""
+    """Write RGB uint8 HxWx3 (or gray uint8 HxW) as a tagged lossless PNG (colorizer.imageio.fast_png_bytes); its
+    path as a string."""
     path.write_bytes(fast_png_bytes(rgb, text))
     return str(path)
 
 
 def downscaled(rgb: np.ndarray, side: int) -> np.ndarray | None:
-    """RGB uint8 HxWx3 -> a copy whose long side is `side` px (bilinear, Pillow's reducing gap: box-filtered
-    first, so no aliasing), or None if the image is no larger than that."""
+    """RGB uint8 HxWx3 (or gray uint8 HxW) -> a copy whose long side is `side` px (bilinear, Pillow's reducing
+    gap: box-filtered first, so no aliasing), or None if the image is no larger than that."""
     h, w = rgb.shape[:2]
     if max(h, w) <= side:
         return None
@@ -232,9 +282,9 @@ def downscaled(rgb: np.ndarray, side: int) -> np.ndarray | None:
 
 
 def write_result(path: Path, rgb: np.ndarray, text: dict[str, str] | None, preview: bool) -> tuple[str, str]:
-    """Write a full-resolution tagged PNG and, if `preview` and the image's long side exceeds PREVIEW_SIDE, a
-    copy that size beside it ('<stem>_preview.png') for the page. Returns (full PNG, page image) paths: the
-    same file twice when there is no preview."""
+    """Write a full-resolution tagged PNG of RGB uint8 HxWx3 (or gray HxW) and, if `preview` and the image's long
+    side exceeds PREVIEW_SIDE, a copy that size beside it ('<stem>_preview.png') for the page. Returns (full PNG,
+    page image) paths: the same file twice when there is no preview."""
     full = write_png(path, rgb, text)
     small = downscaled(rgb, PREVIEW_SIDE) if preview else None
     return full, full if small is None else write_png(path.with_name(f"{path.stem}_preview.png"), small, text)

@@ -126,3 +126,64 @@ def test_page_shows_previews_api_and_downloads_stay_full_resolution(tmp_path):
     full, preview = np.asarray(Image.open(api[1][1])), np.asarray(Image.open(page[1][1]))
     small = np.asarray(Image.fromarray(full).resize(preview.shape[1::-1], Image.Resampling.BILINEAR, reducing_gap=2.0))
     assert np.abs(small.astype(int) - preview).max() <= 1  # the preview is the full result, downscaled
+
+
+@pytest.fixture
+def scratched(tmp_path):
+    """(path of a damaged copy of scikit-image's camera photo, the clean luminance): grain, dust, scratches."""
+    from skimage import data
+
+    from train.degrade import Damage, apply_damage
+
+    clean = data.camera()[:320, :448]
+    damaged = apply_damage(clean, Damage(grain=10, dust=30, scratches=4), np.random.default_rng(2))
+    path = tmp_path / "scratched.png"
+    Image.fromarray(damaged).save(path)
+    return path, clean
+
+
+def test_restore_in_the_app_repairs_and_is_cached_apart(client, scratched):
+    from gradio_client import handle_file
+
+    from train.metrics import psnr
+
+    path, clean = scratched
+    plain = client.predict(handle_file(str(path)), api_name="/colorize")
+    fixed = client.predict(handle_file(str(path)), 256, 1.0, 0.0, 0.5, False, True, api_name="/colorize")
+    assert "restored" not in plain[4] and "restored" in fixed[4]  # the restore setting is part of the cache key
+    names = sorted(re.sub(r".*/", "", path_of(f)) for f in fixed[5])
+    assert "scratched_restored.png" in names and "scratched_restored.png" in _zip_names(path_of(fixed[5][-1]))
+    (before, after), own, note = client.predict(handle_file(str(path)), api_name="/restoration")
+    before, after = (np.asarray(Image.open(path_of(p))) for p in (before, after))
+    assert before.shape == after.shape == clean.shape and own is None and "No colour of its own" in note
+    assert psnr(after, clean) > psnr(before, clean) + 0.5
+    again = client.predict(handle_file(str(path)), 256, 1.0, 0.0, 0.5, False, True, api_name="/colorize")
+    assert again[4].split("·")[2:5] == fixed[4].split("·")[2:5]  # same restore and model times: cached
+
+
+def _zip_names(path: str) -> list[str]:
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        return z.namelist()
+
+
+def test_a_photo_with_its_own_colour_gets_them_restored(client, tmp_path):
+    from gradio_client import handle_file
+    from skimage import data
+
+    from colorizer.color import lab_to_rgb, rgb_to_lab
+
+    lab = rgb_to_lab(data.astronaut())
+    lab[..., 1:] *= 0.3  # a faded colour print
+    path = tmp_path / "faded.png"
+    Image.fromarray(lab_to_rgb(lab[..., 0], lab[..., 1:])).save(path)
+    *_, info, files = client.predict(handle_file(str(path)), api_name="/colorize")
+    assert "colour of its own" in info
+    own = [path_of(f) for f in files if path_of(f).endswith("_own_colours.png")]
+    with Image.open(own[0]) as im:
+        assert im.size == (512, 512) and "not AI-colourised" in im.info["Description"]
+        chroma = np.hypot(*rgb_to_lab(np.asarray(im.convert("RGB")))[..., 1:].transpose(2, 0, 1))
+    assert np.percentile(chroma, 90) > np.percentile(np.hypot(lab[..., 1], lab[..., 2]), 90) * 1.2  # de-faded
+    _, own_again, note = client.predict(handle_file(str(path)), api_name="/restoration")
+    assert own_again is not None and "colour of its own" in note

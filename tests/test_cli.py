@@ -1,19 +1,17 @@
 """python -m colorizer on folders with corrupt files, name clashes and existing outputs."""
 
+import json
+import shutil
 import subprocess
 import sys
 
 import numpy as np
-import pytest
 from PIL import Image
 
 import colorizer
-from colorizer.manifest import listed
 from colorizer.model import MODEL_DIR
 from colorizer.pipeline import NO_RESTORER, Photo
 from helpers import ROOT, synthetic_photo
-
-RESTORER_SHIPPED = (MODEL_DIR / "restore.onnx").is_file() or "restore.onnx" in listed(MODEL_DIR)
 
 
 def cli(*args) -> subprocess.CompletedProcess:
@@ -113,17 +111,38 @@ def test_own_colours_for_photos_that_have_colour(tmp_path):
     assert again.returncode == 0 and "kept existing outputs: 3" in again.stderr
 
 
-@pytest.mark.skipif(RESTORER_SHIPPED, reason="the restoration model is shipped")
 def test_restore_without_a_shipped_model_stops_with_one_line(tmp_path):
+    """A checkout whose onnx_models/ has the colorizers but no restorer (the package copied beside them)."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(ROOT / "colorizer", checkout / "colorizer", ignore=shutil.ignore_patterns("__pycache__"))
+    (checkout / "onnx_models").mkdir()
+    manifest = json.loads((MODEL_DIR / "MANIFEST.json").read_text())
+    manifest["files"] = {k: v for k, v in manifest["files"].items() if k in ("cnn.onnx", "gan.onnx")}
+    (checkout / "onnx_models" / "MANIFEST.json").write_text(json.dumps(manifest))
+    for name in manifest["files"]:
+        (checkout / "onnx_models" / name).symlink_to(MODEL_DIR / name)
     src, out = make_inputs(tmp_path), tmp_path / "out"
-    p = cli(src / "street.png", "-o", out, "--restore")
+    cmd = [sys.executable, "-m", "colorizer", str(src / "street.png"), "-o", str(out), "--restore"]
+    p = subprocess.run(cmd, cwd=checkout, capture_output=True, text=True)
     assert p.returncode == 2 and p.stderr.strip() == NO_RESTORER, p.stderr
     assert not out.exists()
 
 
-@pytest.mark.skipif(not RESTORER_SHIPPED, reason="no restoration model shipped yet")
-def test_restore_with_the_shipped_model(tmp_path):
-    src, out = make_inputs(tmp_path), tmp_path / "out"
-    assert cli(src / "street.png", "-o", out, "--model", "cnn", "--restore", "--own-colours").returncode == 0
-    with Image.open(out / "street_cnn.png") as im:
-        assert im.size == (50, 70) and "restoration" in im.info["Description"]
+def test_restore_repairs_what_the_cli_writes(tmp_path):
+    from skimage import data
+
+    from train.degrade import Damage, apply_damage
+    from train.metrics import psnr
+
+    clean = data.camera()[:288, :384]
+    damaged = apply_damage(clean, Damage(grain=10, dust=30, scratches=4), np.random.default_rng(2))
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    Image.fromarray(damaged).save(src / "scan.png")
+    assert cli(src, "-o", out / "plain", "--model", "cnn").returncode == 0
+    assert cli(src, "-o", out / "fixed", "--model", "cnn", "--restore", "--own-colours").returncode == 0
+    plain, fixed = (Photo.from_image(colorizer.open_image(out / d / "scan_cnn.png")).gray for d in ("plain", "fixed"))
+    assert psnr(fixed, clean) > psnr(plain, clean) + 0.5  # the luminance of the result is the restored one
+    with Image.open(out / "fixed" / "scan_cnn.png") as im:
+        assert "restoration" in im.info["Description"]
+    assert not (out / "fixed" / "scan_own.png").exists()  # a gray scan has no colours of its own

@@ -18,7 +18,7 @@ from colorizer import manifest
 from colorizer.model import MODEL_DIR, refresh_manifest, resolve
 from helpers import ROOT
 
-CONTRACTS = {"colorizer/1"}
+CONTRACTS = {"colorizer/1", "restorer/1"}
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def models(tmp_path, monkeypatch):
 
 def test_manifest_matches_the_shipped_files():
     listed = manifest.read_manifest(MODEL_DIR)
-    assert {"cnn.onnx", "gan.onnx"} <= set(listed)
+    assert {"cnn.onnx", "gan.onnx", "restore.onnx"} <= set(listed)
     assert listed == manifest.entries(MODEL_DIR)  # every .onnx file: its sha256, contract and size
     assert {e["contract"] for e in listed.values()} == CONTRACTS
 
