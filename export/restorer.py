@@ -45,7 +45,6 @@ TASK = ("restore local damage (noise, film grain, blur, JPEG, dust, scratches) o
 def metadata(ck: dict) -> dict[str, str]:
     """The contract's metadata_props, all strings, from a checkpoint."""
     c = ck["config"]
-    step = ck["best"]["step"] if ck.get("best") else ck["step"]
     return {
         "contract": RESTORER_CONTRACT,
         "task": TASK,
@@ -62,7 +61,7 @@ def metadata(ck: dict) -> dict[str, str]:
         "git_commit": ck["git_commit"],
         "val_metrics": json.dumps({k: v for k, v in (ck.get("val_metrics") or {}).items() if k != "groups"}),
         "train_config": json.dumps(c),
-        "version": f"restorer-{datetime.date.today():%Y%m%d}-step{step}",
+        "version": f"restorer-{datetime.date.today():%Y%m%d}-step{ck['step']}",
     }
 
 
