@@ -49,4 +49,10 @@ def test_upload_click_and_compare_in_a_browser(app_url):
         if os.environ.get("UPDATE_SCREENSHOT"):
             (ROOT / "docs").mkdir(exist_ok=True)
             page.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=False)
+        # Ticking the repair box re-renders with the restorer and shows the luminance before / after.
+        page.get_by_label("Repair scratches, dust and grain first").check()
+        page.get_by_text("restored in").wait_for(timeout=120_000)
+        pair = page.get_by_text("Restoration: luminance before / after")
+        pair.wait_for(timeout=60_000)
+        assert pair.is_visible()
         browser.close()
