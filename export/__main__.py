@@ -46,8 +46,8 @@ OPSET = 18
 
 
 def metadata(ck: dict) -> dict[str, str]:
-    """The contract's metadata_props, all strings, from a checkpoint."""
-    step = ck["best"]["step"] if ck.get("best") else ck["step"]
+    """The contract's metadata_props, all strings, from a checkpoint (its own step names the version: a last.pt
+    also carries the best step so far, which is another network)."""
     return {
         "contract": CONTRACT,
         "kind": ck["kind"],
@@ -61,7 +61,7 @@ def metadata(ck: dict) -> dict[str, str]:
         "git_commit": ck["git_commit"],
         "val_metrics": json.dumps(ck.get("val_metrics") or {}),
         "train_config": json.dumps(ck["config"]),
-        "version": f"{ck['kind']}-{datetime.date.today():%Y%m%d}-step{step}",
+        "version": f"{ck['kind']}-{datetime.date.today():%Y%m%d}-step{ck['step']}",
     }
 
 
