@@ -34,6 +34,7 @@ import colorizer
 from colorizer.color import gray_to_rgb
 from colorizer.compare import own_colours_text
 from colorizer.imageio import Limits, fast_png_bytes
+from colorizer.pipeline import to_gray
 
 # Lower than the library's: a public server shares its memory. COLORIZER_MAX_* environment variables override.
 LIMITS = Limits.from_env(Limits(max_pixels=50_000_000, max_file_mb=25))
@@ -165,7 +166,7 @@ def predict(
     if entry is None:
         image = load_photo(path)
         result = colorizer.compare(models, image, int(render_size), restorer or False)
-        source = colorizer.Photo.from_image(image).gray if restorer is not None else None
+        source = to_gray(image) if restorer is not None else None  # the luma the restorer was given
         entry = Entry(as_rgb(image), result, source)
         cache.put(key, entry)
     return entry
