@@ -92,8 +92,11 @@ def free_port() -> int:
 def launched_app(log_path: Path) -> Iterator[tuple[str, int]]:
     """`python demo/app.py` on a free port of 127.0.0.1; yields (its URL, its process id); stops it after."""
     port = free_port()
+    # Gradio's uploads and the app's results (GBs in a 2-minute run) go to a folder beside the log, deleted with
+    # the run's temporary folder: left in the shared /tmp/gradio, they piled up run after run.
     env = os.environ | {"GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-                        "GRADIO_ANALYTICS_ENABLED": "False"}  # fmt: skip
+                        "GRADIO_ANALYTICS_ENABLED": "False",
+                        "GRADIO_TEMP_DIR": str(log_path.parent / "gradio")}  # fmt: skip
     with open(log_path, "w") as log:
         cmd = [sys.executable, "demo/app.py"]
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -70,16 +70,18 @@ def _executor() -> ThreadPoolExecutor:
     return _pool
 
 
-def quantise_ab(ab: np.ndarray) -> Image.Image:
-    """ab float [2,h,w] (Lab units) -> an RGB Pillow image whose R, G bytes are a+128, b+128 (clamped)."""
-    q = np.zeros((*ab.shape[1:], 3), np.uint8)
-    q[..., :2] = np.clip(np.rint(np.moveaxis(ab, 0, -1)) + 128, 0, 255)
-    return Image.fromarray(q, "RGB")
+def quantise_ab(ab: np.ndarray) -> list[Image.Image]:
+    """ab float [2,h,w] (Lab units) -> two 8-bit Pillow images ('L'), a+128 and b+128, rounded and clamped."""
+    q = np.clip(np.rint(ab) + 128, 0, 255).astype(np.uint8)
+    return [Image.fromarray(q[0]), Image.fromarray(q[1])]
 
 
-def ab_rows(ab: np.ndarray, height: int, width: int) -> Callable[[int, int], np.ndarray]:
-    """A function (r0, r1) -> uint8 [r1-r0, width, >=2] whose [..., 0], [..., 1] are a+128, b+128 of `ab`
-    (float [2,h,w], Lab units) upsampled bilinearly to rows r0..r1 of height x width, then clamped."""
+def ab_rows(ab: np.ndarray, height: int, width: int) -> Callable[[int, int], list[np.ndarray]]:
+    """A function (r0, r1) -> [a+128, b+128], each uint8 [r1-r0, width]: `ab` (float [2,h,w], Lab units)
+    upsampled bilinearly to rows r0..r1 of height x width, then clamped.
+
+    a and b are resized as two one-band images rather than one multi-band one: Pillow's one-band path is about
+    twice as fast, and the planes come out contiguous for the index arithmetic."""
     small_h, small_w = ab.shape[1:]
     scale = small_h / height
 
@@ -89,14 +91,9 @@ def ab_rows(ab: np.ndarray, height: int, width: int) -> Callable[[int, int], np.
 
     if ab.min() >= -128.0 and ab.max() <= 127.0:  # within the table: quantise first, upsample in 8 bits
         small = quantise_ab(ab)
-        return lambda r0, r1: resize(small, r0, r1)
+        return lambda r0, r1: [resize(im, r0, r1) for im in small]
     planes = [Image.fromarray(np.ascontiguousarray(ab[k], dtype=np.float32)) for k in range(2)]
-
-    def rows(r0: int, r1: int) -> np.ndarray:
-        up = np.stack([resize(p, r0, r1) for p in planes], -1)
-        return np.clip(np.rint(up) + 128.0, 0, 255).astype(np.uint8)
-
-    return rows
+    return lambda r0, r1: [np.clip(np.rint(resize(p, r0, r1)) + 128.0, 0, 255).astype(np.uint8) for p in planes]
 
 
 def merge(gray: np.ndarray, ab: np.ndarray, saturation: float = 1.0, tone: np.ndarray | None = None) -> np.ndarray:
@@ -113,11 +110,14 @@ def merge(gray: np.ndarray, ab: np.ndarray, saturation: float = 1.0, tone: np.nd
 
     def band(r0: int) -> None:
         r1 = min(height, r0 + BAND_ROWS)
-        up = upsample(r0, r1)
-        idx = np.left_shift(up[..., 0], 16, dtype=np.uint32)
-        idx |= np.left_shift(up[..., 1], 8, dtype=np.uint32)
+        a, b = upsample(r0, r1)
+        idx = np.left_shift(a, 16, dtype=np.uint32)
+        idx |= np.left_shift(b, 8, dtype=np.uint32)
         idx |= gray[r0:r1] if tone is None else np.take(tone, gray[r0:r1])
-        out[r0:r1] = np.take(lut, idx).view(np.uint8).reshape(r1 - r0, width, 4)[..., :3]
+        rgbx = np.take(lut, idx)  # uint32 [rows, width], bytes R, G, B, X
+        # Pillow drops the X byte about four times as fast as numpy's strided copy
+        rgb = Image.frombuffer("RGBX", (width, r1 - r0), rgbx, "raw", "RGBX", 0, 1).convert("RGB")
+        out[r0:r1] = np.asarray(rgb)
 
     list(_executor().map(band, range(0, height, BAND_ROWS)))
     return out

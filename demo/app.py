@@ -106,7 +106,8 @@ def colorize(
         (original, CNN result), (original, GAN result), (CNN result, GAN result), the blended result, a
         Markdown line with each model's inference time and the execution provider, and the list of
         downloadable files (full-resolution PNGs of the three results, of the restored luminance when
-        `restore`, of the photo's own colours restored when it still carries colour, and a zip of all of them).
+        `restore` and of the photo's own colours restored when it still carries colour; the page adds a zip of
+        them, which an API client would only download twice).
         The restoration's before/after and the own colours themselves: endpoint `restoration`.
     """
     return results(False, photo, render_size, colour_boost, brightness, blend, mark, restore, auto_contrast)[:6]
@@ -140,12 +141,14 @@ def restoration(photo: str, colour_boost: float = 1.0, brightness: float = 0.0) 
 
 
 def results(
-    preview: bool, photo: str, render_size: int = 256, colour_boost: float = 1.0, brightness: float = 0.0,
+    page: bool, photo: str, render_size: int = 256, colour_boost: float = 1.0, brightness: float = 0.0,
     blend: float = 0.5, mark: bool = False, restore: bool = False, auto_contrast: bool = False,
 ) -> tuple:  # fmt: skip
-    """What `colorize` returns, its images shown as previews (see colorize_page) or at full resolution, then the
-    restoration's (before, after) and the own colours (see extras; None where there are none). The results are
-    rendered and encoded in parallel; the predictions come from CACHE when they can."""
+    """What `colorize` returns, then the restoration's (before, after) and the own colours (see extras; None where
+    there are none). For the `page`, the images are previews (see colorize_page) and the downloads end with a zip
+    of all the PNGs; for the API, the images are the full-resolution PNGs and there is no zip (a zip of files
+    the client downloads anyway doubled the bytes every request sends). The results are rendered and encoded in
+    parallel; the predictions come from CACHE when they can."""
     entry = service.predict(CACHE, MODELS, photo, render_size, RESTORER if restore else None)
     res, out, stem = entry.result, service.new_out_dir(), safe_stem(photo)
     abs_ = {"cnn": res.ab["cnn"], "gan": res.ab["gan"], "blend": res.blend("cnn", "gan", blend)}
@@ -154,15 +157,15 @@ def results(
     def write(look: str) -> tuple[str, str]:
         rgb = res.photo.render(abs_[look], colour_boost, brightness, auto_contrast)
         rgb = service.add_mark(rgb) if mark else rgb
-        return service.write_result(out / f"{stem}_{look}.png", rgb, texts[look], preview)
+        return service.write_result(out / f"{stem}_{look}.png", rgb, texts[look], page)
 
     written = dict(zip(LOOKS, service.in_parallel(write, LOOKS), strict=True))
     full = [paths[0] for paths in written.values()]
     shown = {look: paths[1] for look, paths in written.items()}
-    before = service.fixed_png(entry, "original", lambda: entry.before, out, stem)[1 if preview else 0]
-    pair, own = service.extras(entry, out, stem, preview, colour_boost, brightness)
+    before = service.fixed_png(entry, "original", lambda: entry.before, out, stem)[1 if page else 0]
+    pair, own = service.extras(entry, out, stem, page, colour_boost, brightness)
     full += ([pair[0][1]] if pair else []) + ([own[0]] if own else [])
-    files = [*full, service.write_zip(out / f"{stem}_colorized.zip", full)]
+    files = [*full, service.write_zip(out / f"{stem}_colorized.zip", full)] if page else full
     info = service.timing_line(entry, MODELS, render_size) + (f" · {service.colour_note(res.photo)}" if own else "")
     return (
         (before, shown["cnn"]), (before, shown["gan"]), (shown["cnn"], shown["gan"]), shown["blend"], info, files,

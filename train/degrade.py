@@ -190,10 +190,16 @@ def draw(kind: str, rng: np.random.Generator, ranges: dict) -> float | int:
 
 
 def random_damage(
-    rng: np.random.Generator, p_each: float, ranges: dict = TRAIN_RANGES, kinds: tuple | list = KINDS
+    rng: np.random.Generator,
+    p_each: float,
+    ranges: dict = TRAIN_RANGES,
+    kinds: tuple | list = KINDS,
+    p_kind: dict | None = None,
 ) -> Damage:
-    """Training damage: each of `kinds` switched on with probability p_each, at a strength drawn from `ranges`."""
-    on = [k for k in kinds if rng.random() < p_each]
+    """Training damage: each of `kinds` switched on with probability p_each (or its own in `p_kind`), at a
+    strength drawn from `ranges`."""
+    p_kind = p_kind or {}
+    on = [k for k in kinds if rng.random() < p_kind.get(k, p_each)]
     return Damage(**{k: draw(k, rng, ranges) for k in on})
 
 

@@ -67,6 +67,7 @@ class RestoreConfig:
     p_clean: float = 0.1  # crops left undamaged: identity targets
     p_tone: float = 0.3  # crops whose target is first faded (low contrast, gamma): tone is not the restorer's job
     p_each: float = 0.4  # probability of each damage kind in a damaged crop
+    p_kind: dict = field(default_factory=dict)  # kinds whose probability differs from p_each, e.g. {jpeg = 0.6}
     kinds: list = field(default_factory=lambda: list(KINDS))  # the damage kinds trained on (train.degrade.KINDS)
     # optimisation
     # mse: PSNR's own loss. With l1 a run learnt nothing of scratches in 200 steps (0.0 dB, against +1.2 dB with
@@ -124,7 +125,7 @@ def training_pair(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generato
     target = tone(clean, rng) if rng.random() < cfg.p_tone else clean
     if rng.random() < cfg.p_clean:
         return target, target
-    return apply_damage(target, random_damage(rng, cfg.p_each, kinds=cfg.kinds), rng), target
+    return apply_damage(target, random_damage(rng, cfg.p_each, kinds=cfg.kinds, p_kind=cfg.p_kind), rng), target
 
 
 class RestoreTrainer:
