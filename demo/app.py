@@ -133,7 +133,7 @@ def restoration(photo: str, colour_boost: float = 1.0, brightness: float = 0.0) 
         the photo's own colours restored from the repaired photo as a PNG (None when it carries no real colour),
         and a Markdown line saying which.
     """
-    entry = service.predict(CACHE, MODELS, photo, 256, RESTORER)
+    entry = service.predict(CACHE, [], photo, 256, RESTORER)  # no colorization: the repaired photo alone
     out, stem = service.new_out_dir(), safe_stem(photo)
     pair, own = service.extras(entry, out, stem, False, colour_boost, brightness)
     note = service.colour_note(entry.result.photo)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
@@ -48,3 +50,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+T = TypeVar("T")
+
+
+def straight_and_resumed(trainer: Callable[[Path, bool], T], tmp_path: Path) -> tuple[T, T]:
+    """A 4-step run made twice by trainer(run_dir, resume) (Trainer or RestoreTrainer): straight through, and
+    stopped at step 2 (an evaluation and last.pt), then resumed from there; resume tests compare the two."""
+    straight = trainer(tmp_path / "a", False)
+    straight.run(4)
+    first = trainer(tmp_path / "b", False)
+    first.run(2)  # ends with an evaluation and last.pt at step 2
+    resumed = trainer(tmp_path / "b", True)
+    assert resumed.step == 2
+    resumed.run(4)
+    return straight, resumed

@@ -189,3 +189,16 @@ def test_a_photo_with_its_own_colour_gets_them_restored(client, tmp_path):
     assert np.percentile(chroma, 90) > np.percentile(np.hypot(lab[..., 1], lab[..., 2]), 90) * 1.2  # de-faded
     _, own_again, note = client.predict(handle_file(str(path)), api_name="/restoration")
     assert own_again is not None and "colour of its own" in note
+
+
+def test_the_restoration_endpoint_runs_no_colorizer(scratched):
+    from demo import app, service
+
+    path, clean = scratched
+    cache = service.PredictionCache()
+    alone = service.predict(cache, [], str(path), 256, app.RESTORER)  # what /restoration asks for
+    both = service.predict(cache, app.MODELS, str(path), 256, app.RESTORER)
+    assert alone.result.ab == {} and "cnn" not in alone.result.seconds and alone.result.photo.gray.shape == clean.shape
+    assert set(both.result.ab) == {"cnn", "gan"} and len(cache) == 2  # kept apart: /colorize still gets its ab
+    (before, after), own, note = app.restoration(str(path))
+    assert Image.open(before).size == Image.open(after).size == clean.shape[::-1] and own is None and note

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from test_train_export import straight_and_resumed
 
 from colorizer.restore import blend_weights, restore_full, restore_scaled, tile_spans
-from helpers import run, synthetic_photo
+from helpers import run, straight_and_resumed, synthetic_photo
 from train.checkpoint import load_checkpoint
 from train.degrade import ISSUE_RANGES, KINDS, Damage, apply_damage, draw, mixed_damage, random_damage, tone
 from train.restore import RestoreTrainer, load_restore_config

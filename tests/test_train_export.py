@@ -3,9 +3,6 @@
 import json
 import subprocess
 import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import onnx
@@ -15,7 +12,7 @@ import torch
 
 import colorizer
 from export.__main__ import PARITY_TOL, parity
-from helpers import ROOT, TINY, run
+from helpers import ROOT, TINY, run, straight_and_resumed
 from train.checkpoint import load_checkpoint
 from train.config import load_config
 from train.efficientnet import EfficientNetLite
@@ -23,20 +20,6 @@ from train.loop import Trainer
 
 META_KEYS = {"contract", "kind", "arch", "arch_args", "render_size", "size_multiple", "train_data", "train_steps",
              "train_seconds", "git_commit", "val_metrics"}  # fmt: skip
-T = TypeVar("T")
-
-
-def straight_and_resumed(trainer: Callable[[Path, bool], T], tmp_path: Path) -> tuple[T, T]:
-    """A 4-step run made twice by trainer(run_dir, resume) (Trainer or RestoreTrainer): straight through, and
-    stopped at step 2 (an evaluation and last.pt), then resumed from there; resume tests compare the two."""
-    straight = trainer(tmp_path / "a", False)
-    straight.run(4)
-    first = trainer(tmp_path / "b", False)
-    first.run(2)  # ends with an evaluation and last.pt at step 2
-    resumed = trainer(tmp_path / "b", True)
-    assert resumed.step == 2
-    resumed.run(4)
-    return straight, resumed
 
 
 @pytest.mark.parametrize("kind", ["cnn", "gan"])
