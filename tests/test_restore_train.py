@@ -44,6 +44,13 @@ def test_random_combinations_and_evaluation_pairs_are_deterministic():
         assert np.array_equal(t1, d1) == (group in ("clean", "low_contrast"))
 
 
+def test_a_kind_can_have_its_own_probability():
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        assert random_damage(rng, 0.0, p_kind={"jpeg": 1.0}).kinds() == ["jpeg"]
+        assert "jpeg" not in random_damage(rng, 1.0, p_kind={"jpeg": 0.0}).kinds()
+
+
 def test_strengths_stay_in_their_ranges():
     rng = np.random.default_rng(0)
     for kind in KINDS:
