@@ -29,7 +29,6 @@ import gradio as gr
 import numpy as np
 from gradio.utils import get_upload_folder
 from PIL import Image, ImageDraw, ImageFont
-from starlette.responses import FileResponse
 
 import colorizer
 from colorizer.color import gray_to_rgb
@@ -47,11 +46,6 @@ SWEEP_EVERY_S = 600  # how often the app looks for what is that old
 THREADS = int(os.environ.get("COLORIZER_THREADS", "0")) or os.cpu_count() or 1
 PREVIEW_SIDE = int(os.environ.get("COLORIZER_PREVIEW_SIDE", 1600))  # long side of the page's images, px
 _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="colorizer-app")
-# Starlette's FileResponse, which serves every result, reads and sends 64 KiB at a time, each read a hop to a
-# worker thread: a 1536 px request's downloads (about 15 MB: an API client fetches each image once per output
-# that shows it) took some 230 of them. 256 KiB chunks need a quarter of the hops; 1 MiB ones were no faster
-# under load and buffered more per download (server memory +10.8 % in one of three 2-minute runs).
-FileResponse.chunk_size = 1 << 18
 
 
 @dataclass
