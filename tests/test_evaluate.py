@@ -13,7 +13,7 @@ from train.data import load_rgb
 from train.evaluate import SHEET_HEIGHT, SUBSET, evaluate, evenly_spaced, is_imagenet, markdown, read_list
 from train.metrics import summarise
 
-FIGURES = {"psnr", "de00", "cf", "cf_ratio", "hue_hit", "seconds", "n"}
+FIGURES = {"psnr", "de00", "cf", "cf_ratio", "hue_hit", "hue_hit_sectors", "seconds", "n"}
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,8 @@ def test_table_keys_and_gray_baseline(trained, mixed_dir, tmp_path):
     assert results["cnn"]["seconds"] > 0 and 0 <= results["cnn"]["hue_hit"] <= 1
     table = (out / "results.md").read_text()
     assert "| gray |" in table and "| gan |" in table and "| hue_hit |" in table
-    assert table.splitlines()[-1].startswith(f"| gan ({SUBSET}) |") and table.count(f"({SUBSET}) |") == 3
+    assert table.splitlines()[-1].startswith(f"| gan ({SUBSET}) |") and table.count(f"({SUBSET}) |") == 6
+    assert "| hue_hit by true hue |" in table and len(results["cnn"]["hue_hit_sectors"]) == 6
     with Image.open(out / "sheet.png") as sheet:  # 5 rows of gray | cnn | gan | original
         assert sheet.height == 5 * (SHEET_HEIGHT + 4) and sheet.width >= 4 * SHEET_HEIGHT * 0.7
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from colorizer.color import gray_to_l, gray_to_rgb, lab_to_rgb, rgb_to_gray
-from train.metrics import chroma_hue, hue_counts, hue_hit, summarise
+from train.metrics import chroma_hue, hue_counts, hue_hit, hue_hit_sectors, photo_figures, pool, pooled_hue_counts
 
 
 def lab_photo(hue_deg: np.ndarray, chroma: np.ndarray, lightness: np.ndarray) -> np.ndarray:
@@ -78,4 +78,6 @@ def test_pooled_over_photos_not_a_mean_of_photos():
     b = np.concatenate([block(30, 90), block(210, 100)], axis=1)
     b_pred = np.concatenate([block(120, 90), block(210, 100)], axis=1)
     assert score(a, a) == 1.0 and score(b_pred, b) == 0.5
-    assert summarise([a, b_pred], [a, b])["hue_hit"] == pytest.approx(0.55)
+    figures = [photo_figures(a, a), photo_figures(b_pred, b)]
+    assert pool(figures)["hue_hit"] == pytest.approx(0.55)
+    assert hue_hit_sectors(*pooled_hue_counts(figures)) == [pytest.approx(0.1), None, None, 1.0, None, None]

@@ -33,7 +33,7 @@ from colorizer.atomic import atomic_write
 from colorizer.color import gray_to_rgb, rgb_to_gray
 from colorizer.model import refresh_manifest
 from train.data import list_photos, load_rgb
-from train.metrics import photo_figures, pool
+from train.metrics import hue_hit_sectors, photo_figures, pool, pooled_hue_counts
 from train.report import image_sheet
 
 SHEET_ROWS = 8
@@ -76,8 +76,10 @@ def colorize_all(gray: np.ndarray, models: list[colorizer.Model]) -> dict[str, t
 
 
 def set_figures(photos: list[dict]) -> dict:
-    """pool() of per-photo figures (photo_figures plus 'seconds'), with the mean seconds per image."""
-    return pool(photos) | {"seconds": float(np.mean([p["seconds"] for p in photos]))}
+    """pool() of per-photo figures (photo_figures plus 'seconds'), with hue_hit's per-sector shares and the mean
+    seconds per image."""
+    sectors = hue_hit_sectors(*pooled_hue_counts(photos))
+    return pool(photos) | {"hue_hit_sectors": sectors, "seconds": float(np.mean([p["seconds"] for p in photos]))}
 
 
 def evaluate(files: list[Path], models: list[colorizer.Model]) -> tuple[dict, list[list]]:
@@ -125,6 +127,12 @@ def markdown(results: dict) -> str:
             f"| {name} | {r['psnr']:.2f} | {r['de00']:.2f} | {r['cf']:.1f} | {r['cf_ratio']:.2f} "
             f"| {r['hue_hit']:.3f} | {r['seconds']:.3f} | {r['n']} |"
         )
+    # which hues fail: hue_hit's six shares, by the original's hue angle (0° = +a*, red; 240-300° blue)
+    rows += ["", "| hue_hit by true hue | " + " | ".join(f"{60 * k}-{60 * k + 60}°" for k in range(6)) + " |"]
+    rows.append("|---" * 7 + "|")
+    for name, r in [*results.items(), *subset]:
+        shares = ("-" if v is None else f"{v:.3f}" for v in r["hue_hit_sectors"])
+        rows.append(f"| {name} | " + " | ".join(shares) + " |")
     return "\n".join(rows) + "\n"
 
 

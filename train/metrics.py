@@ -68,6 +68,12 @@ def hue_hit(hits: np.ndarray, totals: np.ndarray) -> float:
     return float(np.mean(hits[seen] / totals[seen])) if seen.any() else 0.0
 
 
+def hue_hit_sectors(hits: np.ndarray, totals: np.ndarray) -> list[float | None]:
+    """Per sector (0-60°, 60-120°, ... of the true hue), hits / totals; None for a sector without pixels. Shows
+    which hues a model gets wrong (hue_hit is their mean)."""
+    return [float(h / t) if t > 0 else None for h, t in zip(hits, totals)]
+
+
 def photo_figures(pred: np.ndarray, target: np.ndarray) -> dict:
     """One photo's figures for pool(): psnr, de00, cf (of pred), cf_target (floats), hue_hits, hue_totals."""
     hits, totals = hue_counts(pred, target)
@@ -79,6 +85,11 @@ def photo_figures(pred: np.ndarray, target: np.ndarray) -> dict:
         "hue_hits": hits,
         "hue_totals": totals,
     }
+
+
+def pooled_hue_counts(figures: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """(hits, totals) per hue sector, summed over photos' photo_figures."""
+    return sum(f["hue_hits"] for f in figures), sum(f["hue_totals"] for f in figures)
 
 
 def pool(figures: list[dict]) -> dict:
@@ -94,7 +105,7 @@ def pool(figures: list[dict]) -> dict:
         "de00": mean("de00"),
         "cf": cf,
         "cf_ratio": cf / cf_target if cf_target > 0 else 0.0,
-        "hue_hit": hue_hit(sum(f["hue_hits"] for f in figures), sum(f["hue_totals"] for f in figures)),
+        "hue_hit": hue_hit(*pooled_hue_counts(figures)),
         "n": len(figures),
     }
 
