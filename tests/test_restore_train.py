@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from colorizer.restore import blend_weights, restore_full, restore_scaled, tile_spans
+from colorizer.restore import Restorer, blend_weights, restore_full, restore_scaled, tile_spans
 from helpers import run, straight_and_resumed, synthetic_photo
 from train.checkpoint import load_checkpoint
 from train.degrade import ISSUE_RANGES, KINDS, Damage, apply_damage, draw, mixed_damage, random_damage, tone
@@ -129,3 +129,32 @@ def test_measurement_script_writes_every_group_and_the_old_prints_sheet(tmp_path
         assert r["n"] == 3 and set(r) >= {"psnr_in", "psnr_out", "ssim_in", "ssim_out", "gain"}
         assert (r["psnr_in"] == PSNR_CAP) == (group in ("clean", "low_contrast"))
     assert Image.open(sheet).size[0] > 4 * 90
+
+
+def test_init_from_grows_the_global_context_and_the_export_keeps_any_size(tmp_path, photo_dir):
+    source = RestoreTrainer(load_restore_config(None, **TINY), photo_dir, tmp_path / "a")
+    source.run(2)
+    source.save(evaluate=False)
+    grown_args = TINY["arch_args"] | {"global_context": True}
+    cfg = load_restore_config(None, **TINY | {"arch_args": grown_args, "init_from": str(tmp_path / "a" / "last.pt")})
+    grown = RestoreTrainer(cfg, photo_dir, tmp_path / "b")
+    assert grown.step == 2  # the run goes on from the source's step
+    x = torch.rand(1, 1, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(grown.ema(x), source.ema(x))  # the context starts at zero: the source network
+    grown.run(4)  # the context learns
+    assert grown.model.context.weight.abs().sum() > 0
+    grown.save(evaluate=False)
+    run("-m", "export.restorer", str(tmp_path / "b" / "last.pt"), "-o", str(tmp_path / "r.onnx"))  # checks parity
+    model = Restorer(tmp_path / "r.onnx")
+    for h, w in ((64, 96), (160, 32)):  # any multiple of 32
+        gray = np.random.default_rng(h).random((1, 1, h, w), dtype=np.float32)
+        assert model.predict(gray).shape == (1, 1, h, w)
+
+
+def test_init_from_refuses_weights_of_another_shape(tmp_path, photo_dir):
+    RestoreTrainer(load_restore_config(None, **TINY), photo_dir, tmp_path / "a").save(evaluate=False)
+    wider = TINY["arch_args"] | {"widths": [8, 16, 24]}
+    cfg = load_restore_config(None, **TINY | {"arch_args": wider, "init_from": str(tmp_path / "a" / "last.pt")})
+    with pytest.raises((ValueError, RuntimeError)):
+        RestoreTrainer(cfg, photo_dir, tmp_path / "b")

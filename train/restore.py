@@ -1,7 +1,7 @@
 """Train the restorer (contract restorer/1) on synthetic damage of clean photos' luminance.
 
     python -m train.restore --data DIR --out RUN_DIR [--config FILE] [--steps N | --minutes M] [--resume]
-                            [--threads T]
+                            [--threads T] [--init-from CHECKPOINT]
 
 For instance, the shipped run:
     python -m train.restore --config train/configs/restore.toml --data ../shared/data/photos --out ~/runs/restore
@@ -39,7 +39,7 @@ from colorizer.color import gray_to_rgb, rgb_to_gray
 from colorizer.restore import restore_full
 from train import report
 from train.__main__ import add_run_arguments
-from train.checkpoint import git_commit, load_checkpoint, save_atomic
+from train.checkpoint import colorizer_weights, git_commit, load_checkpoint, save_atomic
 from train.data import load_rgb, split_photos
 from train.degrade import KINDS, apply_damage, random_damage, tone
 from train.loop import drop_rows_after, lr_factor, progress, resume_progress
@@ -58,6 +58,9 @@ class RestoreConfig:
     arch: str = "RestoreUNet"
     arch_args: dict = field(default_factory=lambda: {"widths": [24, 48, 64], "depth": 2})
     steps: int = 20000  # the run's total (and the end of the lr cosine)
+    # a restorer checkpoint whose EMA weights start the run, which goes on from its step (parameters the source
+    # lacks must start at zero, e.g. jpeg_phase's: the run starts as the source network)
+    init_from: str = ""
     minutes: float = 0.0  # wall-clock budget of one call (0 = none)
     # data
     val_percent: int = 10  # the colorizers' fixed hash split, train.data.is_val
@@ -155,6 +158,8 @@ class RestoreTrainer:
         self.commits = [git_commit()]
         if resume and (self.out / "last.pt").exists():
             self._restore(load_checkpoint(self.out / "last.pt"))
+        elif cfg.init_from:
+            self._init_from(load_checkpoint(cfg.init_from))
         remove_stale_temps(self.out)  # half-written checkpoints of a killed run
         if resume:
             drop_rows_after(self.out / "log.csv", self.step)
@@ -234,6 +239,16 @@ class RestoreTrainer:
         self.rng.bit_generator.state = ck["rng"]["numpy"]
         torch.set_rng_state(ck["rng"]["torch"])
 
+    def _init_from(self, ck: dict) -> None:
+        missing, unexpected = self.model.load_state_dict(colorizer_weights(ck), strict=False)
+        new = [k for k in missing if self.model.get_parameter(k).any()]  # a zero parameter adds nothing
+        if unexpected or new:
+            raise ValueError(f"{self.cfg.init_from}: weights do not fit {self.cfg.arch_args} "
+                             f"(unexpected {unexpected}, missing and not zero-initialised {new})")  # fmt: skip
+        self.ema.load_state_dict(self.model.state_dict())
+        self.step, self.seconds = ck["step"], ck["seconds"]  # the source's steps count: lr schedule, provenance
+        self.commits = ck["git_commit"].split() + [c for c in self.commits if c not in ck["git_commit"]]
+
     def save(self, evaluate: bool) -> dict:
         """Write last.pt; when `evaluate`, validate first, log, draw samples, and write best.pt if better."""
         metrics = None
@@ -284,8 +299,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     threads = "torch threads (overrides the config; speed only)"
     add_run_arguments(ap, "folder of photos (colour or gray)", "TOML file of RestoreConfig fields", threads)
+    ap.add_argument("--init-from", help="restorer checkpoint whose weights start the run (overrides the config)")
     args = ap.parse_args()
-    cfg = load_restore_config(args.config, steps=args.steps, minutes=args.minutes, threads=args.threads)
+    overrides = {"steps": args.steps, "minutes": args.minutes, "threads": args.threads, "init_from": args.init_from}
+    cfg = load_restore_config(args.config, **overrides)
     RestoreTrainer(cfg, args.data, args.out, resume=args.resume).run(cfg.steps, cfg.minutes)
 
 

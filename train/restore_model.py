@@ -46,11 +46,20 @@ class Up(nn.Module):
 
 class RestoreUNet(nn.Module):
     """Residual U-Net, widths (w1, w2, w3) at 1/2, 1/4 and 1/8 of the input; `depth` 3x3 convs per encoder
-    level. forward: gray float32 [N,1,H,W] (0..1, H and W multiples of 8) -> restored, same shape and range."""
+    level. forward: gray float32 [N,1,H,W] (0..1, H and W multiples of 8) -> restored, same shape and range.
+
+    global_context: the mean over the whole input of the 1/8-level features, through linear layers, added to
+    them and to the 1/2-level skip: the network sees the photo's overall state (grain or none, blocks or none)
+    before deciding whether fine texture is damage. The output then depends on the whole input, so tiles are no
+    longer independent of where they are cut; at the library's default working resolution (work_size =
+    tile_size) a photo is one tile. Zero at the start: a network grown from one without it starts as that
+    network."""
 
     size_multiple = SIZE_MULTIPLE
 
-    def __init__(self, widths: tuple[int, int, int] | list[int] = (24, 48, 64), depth: int = 2):
+    def __init__(
+        self, widths: tuple[int, int, int] | list[int] = (24, 48, 64), depth: int = 2, global_context: bool = False
+    ):
         super().__init__()
         w1, w2, w3 = widths
         self.enc1 = nn.Sequential(conv(4, w1), *[conv(w1, w1) for _ in range(depth - 1)])
@@ -60,6 +69,12 @@ class RestoreUNet(nn.Module):
         self.head = nn.Conv2d(w1, 4, 3, 1, 1)
         nn.init.zeros_(self.head.weight)  # start as the identity: a clean photo passes through from step 0
         nn.init.zeros_(self.head.bias)
+        # the global context as a bias on the 1/8 features and on the 1/2 skip (where fine texture is decided)
+        self.context = nn.Linear(w3, w3) if global_context else None
+        self.context_fine = nn.Linear(w3, w1) if global_context else None
+        for layer in (self.context, self.context_fine) if global_context else ():
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
     def correction(self, gray: torch.Tensor) -> torch.Tensor:
         """gray [N,1,H,W] 0..1 -> the additive correction [N,1,H,W] (unclipped)."""
@@ -67,6 +82,10 @@ class RestoreUNet(nn.Module):
         s1 = self.enc1(x)  # [N,w1,H/2,W/2]
         s2 = self.enc2(s1)  # [N,w2,H/4,W/4]
         s3 = self.enc3(s2)  # [N,w3,H/8,W/8]
+        if self.context is not None:
+            g = s3.mean((2, 3))  # [N,w3]: the mean over the whole input
+            s3 = s3 + self.context(g)[:, :, None, None]
+            s1 = s1 + self.context_fine(g)[:, :, None, None]  # the skip only: enc2 has already read s1
         y = self.up1(self.up2(s3, s2), s1)  # [N,w1,H/2,W/2]
         return F.pixel_shuffle(self.head(y), 2)  # [N,1,H,W]
 
