@@ -1,13 +1,14 @@
 """Export a training checkpoint to a self-contained colorizer/1 ONNX model, then verify it.
 
     python -m export CHECKPOINT -o onnx_models/NAME.onnx [--max-mb 10] [--weights float16|float32]
-                     [--temperature T] [--prior-correction BETA] [--chroma-gain G]
+                     [--render-size PX] [--temperature T] [--prior-correction BETA] [--chroma-gain G]
                      [--shadow-fade S] [--highlight-fade H]
 
 Rebuilds the network from the checkpoint's own arch and arguments (EMA weights where the run kept them),
 folds the decoding into its head (train.models.ColorCNN.fold_decoding; the decoding flags override its
 arch_args, no retraining, and the values used are part of the exported arch_args) and every BatchNorm into its
-conv, exports with dynamic N, H, W, stamps the metadata and runs the ONNX checker.
+conv, exports with dynamic N, H, W, stamps the metadata and runs the ONNX checker. --render-size sets the long
+side the library runs the network at (default: the training run's; choose it with train.tune --render-size).
 --weights float16 (the default, for the shipped files): the conv weights are stored as float16, each behind a
 Cast to float32 that ONNX Runtime folds when the session starts, so the file is half the size (a Space takes
 files up to 10 MB without LFS) and the arithmetic stays float32. Make an int8 copy (export.quantize) from a
@@ -206,6 +207,7 @@ def keep_or_remove(out: Path, mb: float, max_mb: float, parity_failure: str | No
 
 def main() -> None:
     ap = export_parser(__doc__, "python -m train", "float16")
+    ap.add_argument("--render-size", type=int, help="long side (px) the network runs at (default: the run's)")
     for name, text in DECODING.items():
         ap.add_argument(decoding_flag(name), type=float, help=text)
     args = ap.parse_args()
@@ -214,6 +216,10 @@ def main() -> None:
     ck = load_checkpoint(args.checkpoint)
     chosen = {k: getattr(args, k) for k in DECODING if getattr(args, k) is not None}
     ck["arch_args"] = ck["arch_args"] | chosen
+    if args.render_size:
+        if args.render_size % ck["size_multiple"]:
+            sys.exit(f"--render-size {args.render_size} is not a multiple of {ck['size_multiple']}")
+        ck["render_size"] = args.render_size
     float16 = args.weights == "float16"
     export(ck, out, float16)
     mb = out.stat().st_size / 2**20

@@ -177,8 +177,9 @@ def test_classification_colorizer_trains_and_exports(tmp_path, photo_dir, kind):
     assert model.colorize(np.zeros((50, 70), np.uint8)).shape == (50, 70, 3)
     warm = tmp_path / "warm.onnx"
     flags = ["--temperature", "1.0", "--prior-correction", "0.5", "--chroma-gain", "1.2", "--shadow-fade", "50",
-             "--highlight-fade", "5"]  # fmt: skip
+             "--highlight-fade", "5", "--render-size", "96"]  # fmt: skip
     run("-m", "export", str(run_dir / "best.pt"), "-o", str(warm), *flags)
+    assert colorizer.load(warm).render_size == 96 != ck["render_size"]
     args = json.loads(colorizer.load(warm).meta["arch_args"])
     names = ("temperature", "prior_correction", "chroma_gain", "shadow_fade", "highlight_fade")
     assert tuple(args[k] for k in names) == (1.0, 0.5, 1.2, 50.0, 5.0)
@@ -186,7 +187,9 @@ def test_classification_colorizer_trains_and_exports(tmp_path, photo_dir, kind):
     assert black.max() == 0
     if kind == "cnn":  # choosing the decoding: more gain, more colour; the pick is the flags for export
         tune = ["-m", "train.tune", str(run_dir / "best.pt"), "--data", str(photo_dir), "--limit", "6"]
-        out = run(*tune, "--prior-correction", "0.5", "--chroma-gain", "0.5", "2", "--min-cf-ratio", "0").stdout
+        out = run(*tune, "--prior-correction", "0.5", "--chroma-gain", "0.5", "2", "--min-cf-ratio", "0",
+                  "--render-size", "96").stdout  # fmt: skip
+        assert "render size 96" in out and "--render-size 96" in out
         rows = [ln.split() for ln in out.splitlines() if ln.split()[:1] == ["0.35"]]  # T of each setting
         assert len(rows) == 2 and float(rows[1][-1]) > float(rows[0][-1])
         assert "best with cf_ratio >= 0.0: --temperature 0.35 --prior-correction 0.5 --chroma-gain" in out

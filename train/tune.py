@@ -1,14 +1,15 @@
 """Choose a classification colorizer's decoding (temperature, prior correction, gain, fades) on held-out photos.
 
-    python -m train.tune CHECKPOINT --data DIR_OR_LIST [--root DIR] [--limit N] [--half a|b]
+    python -m train.tune CHECKPOINT --data DIR_OR_LIST [--root DIR] [--limit N] [--half a|b] [--render-size PX]
                          [--temperature T ...] [--prior-correction BETA ...] [--chroma-gain G ...]
                          [--shadow-fade S ...] [--highlight-fade H ...] [--min-cf-ratio R]
 
-The network runs once per photo at its render size (the pipeline's own luma and resizing); every setting of the
-grid only re-decodes the cached cell logits (ColorCNN.decode), merges at full resolution and is scored like
-`train.evaluate`. Prints PSNR, ΔE00 and cf_ratio per setting, then the best: the lowest ΔE00 among settings
-with cf_ratio >= --min-cf-ratio, as the flags for `python -m export`. --half a|b keeps every other photo
-(a: 1st, 3rd, ...; b: 2nd, 4th, ...), so a setting can be chosen on one half and checked on the other.
+The network runs once per photo at its render size (the run's, or --render-size; the pipeline's own luma and
+resizing); every setting of the grid only re-decodes the cached cell logits (ColorCNN.decode), merges at full
+resolution and is scored like `train.evaluate`. Prints PSNR, ΔE00 and cf_ratio per setting, then the best: the
+lowest ΔE00 among settings with cf_ratio >= --min-cf-ratio, as the flags for `python -m export`. --half a|b keeps
+every other photo (a: 1st, 3rd, ...; b: 2nd, 4th, ...), so a setting can be chosen on one half and checked on the
+other.
 """
 
 from __future__ import annotations
@@ -68,15 +69,16 @@ def main() -> None:
         values = DEFAULT_GRID.get(name, [0.0])
         ap.add_argument(decoding_flag(name), type=float, nargs="+", default=values, help=f"{text}; default {values}")
     ap.add_argument("--min-cf-ratio", type=float, default=0.55, help="colourfulness floor of the pick")
+    ap.add_argument("--render-size", type=int, help="long side (px) the network runs at (default: the run's)")
     args = ap.parse_args()
     ck = load_checkpoint(args.checkpoint)
     files = evenly_spaced(read_list(args.data, args.root), args.limit)
     files = files[{"a": 0, "b": 1}[args.half] :: 2] if args.half else files
     rgbs = [load_rgb(f) for f in files]
     photos = [Photo.from_image(x) for x in rgbs]
-    logits = cell_logits(colorizer_from_checkpoint(ck), photos, ck["render_size"])
+    logits = cell_logits(colorizer_from_checkpoint(ck), photos, args.render_size or ck["render_size"])
     rows = []
-    print(f"{len(files)} photos; {ck['kind']} step {ck['step']}")
+    print(f"{len(files)} photos; {ck['kind']} step {ck['step']}, render size {args.render_size or ck['render_size']}")
     print("T      beta   gain   shadow highlight  PSNR  ΔE00  hue_hit  cf_ratio")
     for values in itertools.product(*(getattr(args, name) for name in DECODING)):
         setting = dict(zip(DECODING, values))
@@ -92,6 +94,7 @@ def main() -> None:
             f"no setting reaches cf_ratio {args.min_cf_ratio}: try a lower prior correction or a higher gain"
         )
     flags = " ".join(f"{decoding_flag(k)} {v:g}" for k, v in best[0].items())
+    flags += f" --render-size {args.render_size}" if args.render_size else ""
     r = best[1]
     figures = f"PSNR {r['psnr']:.2f}, ΔE00 {r['de00']:.2f}, hue_hit {r['hue_hit']:.3f}, cf_ratio {r['cf_ratio']:.3f}"
     print(f"best with cf_ratio >= {args.min_cf_ratio}: {flags}  ({figures})")
