@@ -3,8 +3,8 @@ ONNX model: loading, the contract check, tiling and the working resolution. No t
 
 The contract (restorer/1): one input `gray` float32 [N,1,H,W] (the photo's 8-bit gray / 255, 0..1), one output
 `restored` of the same shape and range; H and W any multiple of metadata `size_multiple` (a multiple of 32
-always works). metadata_props carry contract, task, size_multiple, tile_size, tile_overlap, work_size and the
-training provenance (train_data, train_steps, ...). The model repairs local damage only: a clean photo, even a
+always works). metadata_props carry contract, task, size_multiple, tile_size, tile_overlap, work_size, context and
+the training provenance (train_data, train_steps, ...). The model repairs local damage only: a clean photo, even a
 faded low-contrast one, comes back as it went in.
 
 Any size, bounded memory: the photo is cut into tiles of at most tile_size px a side that overlap by at least
@@ -15,6 +15,9 @@ correction it makes (restored - input) is enlarged and added to the full-resolut
 Damage is repaired at the scale the model learnt it (its training photos are 256 px on the short side, so dust
 and cracks on a large scan are many pixels wide) and the time stays bounded, while every detail of the
 original that the model leaves alone survives untouched.
+context "global" (absent: "local"): the model's output depends on its whole input (it looks at the whole photo
+before judging whether fine texture is grain), so tiles would each see a different photo. Such a model is never
+tiled: its working size is capped at tile_size, so the photo, or its shrunk copy, is one tile.
 """
 
 from __future__ import annotations
@@ -101,6 +104,13 @@ def tiled_rows(
             yield y0, acc[: done - y0, :w]
 
 
+def effective_work_size(work_size: int, tile_size: int, global_context: bool) -> int:
+    """The working size to use (0 = full resolution): a model with global context gets at most one tile's."""
+    if global_context and (work_size == 0 or work_size > tile_size):
+        return tile_size
+    return work_size
+
+
 def restore_full(gray: np.ndarray, predict: Predict, tile: int, overlap: int, multiple: int) -> np.ndarray:
     """gray uint8 HxW -> restored uint8 HxW, the network run at full resolution (tiled)."""
     out = np.empty_like(gray)
@@ -154,6 +164,7 @@ class Restorer:
         self.size_multiple = int(self.meta["size_multiple"])
         self.tile_size, self.tile_overlap = int(self.meta["tile_size"]), int(self.meta["tile_overlap"])
         self.work_size = int(self.meta["work_size"])  # 0: always full resolution
+        self.global_context = self.meta.get("context", "local") == "global"  # never tiled (module docstring)
         self.provider = self.session.get_providers()[0]
 
     @property
@@ -169,7 +180,8 @@ class Restorer:
         """Photo luminance, gray uint8 HxW (any size) -> restored gray uint8 HxW, same size.
 
         work_size: long side (px) above which the network runs on a shrunk copy (default: the model's; 0 = always
-        at full resolution). Memory stays bounded by the tile size, whatever the photo's size.
+        at full resolution; a model with global context caps it at its tile size). Memory stays bounded by the
+        tile size, whatever the photo's size.
         """
         gray = np.asarray(gray)
         if gray.dtype != np.uint8 or gray.ndim != 2:
@@ -177,6 +189,7 @@ class Restorer:
         if gray.size == 0:
             raise ValueError("the image is empty (0 pixels)")
         size = self.work_size if work_size is None else work_size
+        size = effective_work_size(size, self.tile_size, self.global_context)
         args = (self.predict, self.tile_size, self.tile_overlap, self.size_multiple)
         return restore_scaled(gray, *args, size) if size else restore_full(gray, *args)
 

@@ -54,6 +54,7 @@ def metadata(ck: dict) -> dict[str, str]:
         "tile_size": str(c["tile_size"]),
         "tile_overlap": str(c["tile_overlap"]),
         "work_size": str(c["work_size"]),
+        "context": "global" if ck["arch_args"].get("global_context") else "local",
         "damage": json.dumps(TRAIN_RANGES),
         "train_data": ck["train_data"],
         "train_steps": str(ck["step"]),

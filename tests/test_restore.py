@@ -36,7 +36,7 @@ val_percent = 20
 threads = 2
 """
 META_KEYS = {"contract", "task", "arch", "arch_args", "size_multiple", "tile_size", "tile_overlap", "work_size",
-             "train_data", "train_steps", "train_seconds", "git_commit", "val_metrics", "version",
+             "context", "train_data", "train_steps", "train_seconds", "git_commit", "val_metrics", "version",
              "weights"}  # fmt: skip
 SHIPPED = MODEL_DIR / "restore.onnx"
 
@@ -102,17 +102,35 @@ def test_restored_scores_higher_psnr_than_the_damaged_input(tiny):
         assert after > before + 1.0, (seed, before, after)
 
 
-@pytest.mark.parametrize("which", ["tiny", "shipped"])
-def test_tiled_output_equals_untiled_within_one_level(tiny, which):
-    if which == "shipped" and not SHIPPED.exists():
-        pytest.skip("onnx_models/restore.onnx is not exported yet")
-    model = Restorer(tiny["onnx"] if which == "tiny" else SHIPPED)
+def tiled_and_untiled(model: Restorer, tile: int, overlap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(damaged photo, output tiled at full resolution, output of one untiled run), gray uint8 333x301."""
     gray = apply_damage(gray_photo(7, 333, 301), Damage(noise=12, scratches=4), np.random.default_rng(7))
-    model.tile_size, model.tile_overlap = (128, 32) if which == "tiny" else (256, 64)
-    tiled = model.restore(gray, work_size=0)  # 4 x 3 tiles (tiny), 2 x 2 (shipped)
-    whole = untiled(model, gray)
+    model.tile_size, model.tile_overlap = tile, overlap
+    return gray, model.restore(gray, work_size=0), untiled(model, gray)
+
+
+def test_tiled_output_equals_untiled_within_one_level(tiny):
+    gray, tiled, whole = tiled_and_untiled(Restorer(tiny["onnx"]), 128, 32)  # 4 x 3 tiles
     assert np.abs(tiled.astype(int) - whole).max() <= 1
     assert not np.array_equal(whole, gray)  # the network did change the photo
+
+
+def test_shipped_restorer_is_seamless():
+    """Tiled like the tiny model if its tiles are independent; else (global context) never tiled at all."""
+    if not SHIPPED.exists():
+        pytest.skip("onnx_models/restore.onnx is not exported yet")
+    model = Restorer(SHIPPED)
+    if not model.global_context:
+        gray, tiled, whole = tiled_and_untiled(model, 256, 64)  # 2 x 2 tiles
+        assert np.abs(tiled.astype(int) - whole).max() <= 1 and not np.array_equal(whole, gray)
+        return
+    calls = []
+    model.predict = lambda g: calls.append(g.shape) or Restorer.predict(model, g)
+    model.tile_size = 256  # smaller than the photo: a model with independent tiles would run 2 x 2
+    gray = apply_damage(gray_photo(7, 333, 301), Damage(noise=12), np.random.default_rng(7))
+    out = model.restore(gray, work_size=0)  # full resolution asked: capped at one tile
+    assert calls == [(1, 1, 256, 232)] and out.shape == gray.shape  # 333x301 shrunk to 256x231, padded to 8
+    assert np.array_equal(out, model.restore(gray, work_size=256))
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 50), (97, 31), (129, 257), (300, 451)])

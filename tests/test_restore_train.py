@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from colorizer.restore import Restorer, blend_weights, restore_full, restore_scaled, tile_spans
+from colorizer.restore import Restorer, blend_weights, effective_work_size, restore_full, restore_scaled, tile_spans
 from helpers import run, straight_and_resumed, synthetic_photo
 from train.checkpoint import load_checkpoint
 from train.degrade import ISSUE_RANGES, KINDS, Damage, apply_damage, draw, mixed_damage, random_damage, tone
@@ -79,6 +79,14 @@ def test_tile_spans_cover_with_the_overlap_on_the_grid():
         for w, (s, n) in zip(blend_weights(spans, length, 64), spans):
             total[s : s + n] += w
         assert np.allclose(total, 1.0)
+
+
+def test_a_global_context_caps_the_working_size_at_one_tile():
+    assert effective_work_size(0, 1024, global_context=False) == 0  # full resolution, tiled
+    assert effective_work_size(2048, 1024, global_context=False) == 2048
+    assert effective_work_size(0, 1024, global_context=True) == 1024  # the whole photo in one tile
+    assert effective_work_size(2048, 1024, global_context=True) == 1024
+    assert effective_work_size(512, 1024, global_context=True) == 512
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (5, 3), (333, 517), (700, 129)])
