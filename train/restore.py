@@ -3,8 +3,10 @@
     python -m train.restore --data DIR --out RUN_DIR [--config FILE] [--steps N | --minutes M] [--resume]
                             [--threads T] [--init-from CHECKPOINT]
 
-For instance, the shipped run:
+For instance, the first part of the shipped run (the rest: train/configs/restore_context.toml):
     python -m train.restore --config train/configs/restore.toml --data ../shared/data/photos --out ~/runs/restore
+--init-from CHECKPOINT starts from another restorer run's weights and goes on from its step; layers the source
+lacks must start at zero (RestoreUNet's global_context), so the run starts as the source network.
 
 Each step draws batch_size random crops (random photo, position, flip and quarter turn) of the training photos'
 8-bit luminance (the fixed hash split of train.data, so the validation photos are the colorizers'). A crop's target
@@ -59,7 +61,7 @@ class RestoreConfig:
     arch_args: dict = field(default_factory=lambda: {"widths": [24, 48, 64], "depth": 2})
     steps: int = 20000  # the run's total (and the end of the lr cosine)
     # a restorer checkpoint whose EMA weights start the run, which goes on from its step (parameters the source
-    # lacks must start at zero, e.g. jpeg_phase's: the run starts as the source network)
+    # lacks must start at zero, e.g. global_context's: the run starts as the source network)
     init_from: str = ""
     minutes: float = 0.0  # wall-clock budget of one call (0 = none)
     # data
@@ -240,6 +242,7 @@ class RestoreTrainer:
         torch.set_rng_state(ck["rng"]["torch"])
 
     def _init_from(self, ck: dict) -> None:
+        """Start from another run's EMA weights (a network grown by zero-initialised layers) at its step."""
         missing, unexpected = self.model.load_state_dict(colorizer_weights(ck), strict=False)
         new = [k for k in missing if self.model.get_parameter(k).any()]  # a zero parameter adds nothing
         if unexpected or new:
@@ -247,7 +250,8 @@ class RestoreTrainer:
                              f"(unexpected {unexpected}, missing and not zero-initialised {new})")  # fmt: skip
         self.ema.load_state_dict(self.model.state_dict())
         self.step, self.seconds = ck["step"], ck["seconds"]  # the source's steps count: lr schedule, provenance
-        self.commits = ck["git_commit"].split() + [c for c in self.commits if c not in ck["git_commit"]]
+        earlier = ck["git_commit"].split()
+        self.commits = earlier + [c for c in self.commits if c not in earlier]
 
     def save(self, evaluate: bool) -> dict:
         """Write last.pt; when `evaluate`, validate first, log, draw samples, and write best.pt if better."""
