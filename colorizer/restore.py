@@ -122,11 +122,12 @@ def restore_full(gray: np.ndarray, predict: Predict, tile: int, overlap: int, mu
 def restore_scaled(
     gray: np.ndarray, predict: Predict, tile: int, overlap: int, multiple: int, work_size: int
 ) -> np.ndarray:
-    """gray uint8 HxW -> restored uint8 HxW, the network run at a long side of `work_size` px (when smaller
-    than the photo's): the correction it makes there is enlarged (bilinear) and added to the full-resolution
-    gray, STRIP_ROWS rows at a time (memory: the small copy's float32 correction and one strip)."""
+    """gray uint8 HxW -> restored uint8 HxW, the network run at a long side of `work_size` px when that is
+    smaller than the photo's (0: always at full resolution): the correction it makes there is enlarged
+    (bilinear) and added to the full-resolution gray, STRIP_ROWS rows at a time (memory: the small copy's
+    float32 correction and one strip)."""
     h, w = gray.shape
-    if max(h, w) <= work_size:
+    if not work_size or max(h, w) <= work_size:
         return restore_full(gray, predict, tile, overlap, multiple)
     scale = work_size / max(h, w)
     sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
@@ -191,7 +192,7 @@ class Restorer:
         size = self.work_size if work_size is None else work_size
         size = effective_work_size(size, self.tile_size, self.global_context)
         args = (self.predict, self.tile_size, self.tile_overlap, self.size_multiple)
-        return restore_scaled(gray, *args, size) if size else restore_full(gray, *args)
+        return restore_scaled(gray, *args, size)
 
     def __repr__(self) -> str:
         return f"Restorer({self.name!r}, tile={self.tile_size}, work_size={self.work_size}, provider={self.provider})"

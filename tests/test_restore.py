@@ -102,9 +102,14 @@ def test_restored_scores_higher_psnr_than_the_damaged_input(tiny):
         assert after > before + 1.0, (seed, before, after)
 
 
+def damaged_photo(damage: Damage) -> np.ndarray:
+    """A 333x301 synthetic photo's luminance with `damage` (seed 7), gray uint8: larger than the test tiles."""
+    return apply_damage(gray_photo(7, 333, 301), damage, np.random.default_rng(7))
+
+
 def tiled_and_untiled(model: Restorer, tile: int, overlap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(damaged photo, output tiled at full resolution, output of one untiled run), gray uint8 333x301."""
-    gray = apply_damage(gray_photo(7, 333, 301), Damage(noise=12, scratches=4), np.random.default_rng(7))
+    gray = damaged_photo(Damage(noise=12, scratches=4))
     model.tile_size, model.tile_overlap = tile, overlap
     return gray, model.restore(gray, work_size=0), untiled(model, gray)
 
@@ -127,7 +132,7 @@ def test_shipped_restorer_is_seamless():
     calls = []
     model.predict = lambda g: calls.append(g.shape) or Restorer.predict(model, g)
     model.tile_size = 256  # smaller than the photo: a model with independent tiles would run 2 x 2
-    gray = apply_damage(gray_photo(7, 333, 301), Damage(noise=12), np.random.default_rng(7))
+    gray = damaged_photo(Damage(noise=12))
     out = model.restore(gray, work_size=0)  # full resolution asked: capped at one tile
     assert calls == [(1, 1, 256, 232)] and out.shape == gray.shape  # 333x301 shrunk to 256x231, padded to 8
     assert np.array_equal(out, model.restore(gray, work_size=256))

@@ -70,11 +70,12 @@ class RestoreUNet(nn.Module):
         nn.init.zeros_(self.head.weight)  # start as the identity: a clean photo passes through from step 0
         nn.init.zeros_(self.head.bias)
         # the global context as a bias on the 1/8 features and on the 1/2 skip (where fine texture is decided)
-        self.context = nn.Linear(w3, w3) if global_context else None
-        self.context_fine = nn.Linear(w3, w1) if global_context else None
-        for layer in (self.context, self.context_fine) if global_context else ():
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        self.context = self.context_fine = None
+        if global_context:
+            self.context, self.context_fine = nn.Linear(w3, w3), nn.Linear(w3, w1)
+            for layer in (self.context, self.context_fine):  # zero: the network starts as the one without
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def correction(self, gray: torch.Tensor) -> torch.Tensor:
         """gray [N,1,H,W] 0..1 -> the additive correction [N,1,H,W] (unclipped)."""

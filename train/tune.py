@@ -76,9 +76,10 @@ def main() -> None:
     files = files[{"a": 0, "b": 1}[args.half] :: 2] if args.half else files
     rgbs = [load_rgb(f) for f in files]
     photos = [Photo.from_image(x) for x in rgbs]
-    logits = cell_logits(colorizer_from_checkpoint(ck), photos, args.render_size or ck["render_size"])
+    render_size = args.render_size or ck["render_size"]
+    logits = cell_logits(colorizer_from_checkpoint(ck), photos, render_size)
     rows = []
-    print(f"{len(files)} photos; {ck['kind']} step {ck['step']}, render size {args.render_size or ck['render_size']}")
+    print(f"{len(files)} photos; {ck['kind']} step {ck['step']}, render size {render_size}")
     print("T      beta   gain   shadow highlight  PSNR  ΔE00  hue_hit  cf_ratio")
     for values in itertools.product(*(getattr(args, name) for name in DECODING)):
         setting = dict(zip(DECODING, values))
