@@ -13,7 +13,7 @@ from colorizer.restore import Restorer, blend_weights, effective_work_size, rest
 from helpers import run, straight_and_resumed, synthetic_photo
 from train.checkpoint import load_checkpoint
 from train.degrade import ISSUE_RANGES, KINDS, Damage, apply_damage, draw, mixed_damage, random_damage, tone
-from train.restore import RestoreTrainer, load_restore_config
+from train.restore import LOSSES, PSNR_EPS, RestoreTrainer, load_restore_config
 from train.restore_eval import GROUPS, PSNR_CAP, damaged_pair, pair_rng
 
 CLEAN = synthetic_photo(np.random.default_rng(5), 150, 170).mean(axis=2).round().astype(np.uint8)
@@ -139,25 +139,42 @@ def test_measurement_script_writes_every_group_and_the_old_prints_sheet(tmp_path
     assert Image.open(sheet).size[0] > 4 * 90
 
 
-def test_init_from_grows_the_global_context_and_the_export_keeps_any_size(tmp_path, photo_dir):
+def test_init_from_grows_the_context_and_the_gate_and_the_export_keeps_any_size(tmp_path, photo_dir):
     source = RestoreTrainer(load_restore_config(None, **TINY), photo_dir, tmp_path / "a")
     source.run(2)
     source.save(evaluate=False)
-    grown_args = TINY["arch_args"] | {"global_context": True}
+    grown_args = TINY["arch_args"] | {"global_context": True, "gate": True}
     cfg = load_restore_config(None, **TINY | {"arch_args": grown_args, "init_from": str(tmp_path / "a" / "last.pt")})
     grown = RestoreTrainer(cfg, photo_dir, tmp_path / "b")
     assert grown.step == 2  # the run goes on from the source's step
     x = torch.rand(1, 1, 64, 96)
     with torch.no_grad():
-        assert torch.equal(grown.ema(x), source.ema(x))  # the context starts at zero: the source network
-    grown.run(4)  # the context learns
-    assert grown.model.context.weight.abs().sum() > 0
+        assert torch.equal(grown.ema(x), source.ema(x))  # context zero, gate open: the source network
+    grown.run(4)  # both learn
+    assert grown.model.context.weight.abs().sum() > 0 and grown.model.gate.weight.abs().sum() > 0
     grown.save(evaluate=False)
     run("-m", "export.restorer", str(tmp_path / "b" / "last.pt"), "-o", str(tmp_path / "r.onnx"))  # checks parity
     model = Restorer(tmp_path / "r.onnx")
     for h, w in ((64, 96), (160, 32)):  # any multiple of 32
         gray = np.random.default_rng(h).random((1, 1, h, w), dtype=np.float32)
         assert model.predict(gray).shape == (1, 1, h, w)
+
+
+@pytest.mark.parametrize("name", ["mse", "rmse", "psnr"])
+def test_the_losses_weigh_a_nearly_clean_crop_against_a_damaged_one(name):
+    # halve the error of crop 0 (4 levels off) or of crop 1 (40 levels off): what each gains, large / small, is
+    # 100 with mse (the squares), 1 with psnr_loss (the same dB), 10 with rmse
+    target = torch.zeros(2, 1, 8, 8)
+    errors = torch.tensor([4.0, 40.0])[:, None, None, None] / 255
+
+    def loss(scale0: float, scale1: float) -> float:
+        scale = torch.tensor([scale0, scale1])[:, None, None, None]
+        return LOSSES[name](target + errors * scale, target).item()
+
+    base = loss(1, 1)
+    small, large = base - loss(0.5, 1), base - loss(1, 0.5)  # what halving each error gains
+    assert large / small == pytest.approx({"mse": 100, "rmse": 10, "psnr": 1}[name], rel=0.05)
+    assert LOSSES[name](target, target).item() == pytest.approx({"mse": 0, "rmse": PSNR_EPS**0.5, "psnr": -60}[name])
 
 
 def test_init_from_refuses_weights_of_another_shape(tmp_path, photo_dir):

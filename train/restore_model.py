@@ -53,12 +53,20 @@ class RestoreUNet(nn.Module):
     before deciding whether fine texture is damage. The output then depends on the whole input, so tiles are no
     longer independent of where they are cut; at the library's default working resolution (work_size =
     tile_size) a photo is one tile. Zero at the start: a network grown from one without it starts as that
-    network."""
+    network.
+
+    gate: the correction is multiplied by a learnt per-pixel gate, 2 sigmoid(g) in 0..2 (1 at the start, so a
+    network grown by it starts as the one without): closing the gate leaves a pixel exactly as it was, which a
+    bare correction must reach by cancelling its own terms to a fraction of a level on every clean pixel."""
 
     size_multiple = SIZE_MULTIPLE
 
     def __init__(
-        self, widths: tuple[int, int, int] | list[int] = (24, 48, 64), depth: int = 2, global_context: bool = False
+        self,
+        widths: tuple[int, int, int] | list[int] = (24, 48, 64),
+        depth: int = 2,
+        global_context: bool = False,
+        gate: bool = False,
     ):
         super().__init__()
         w1, w2, w3 = widths
@@ -67,8 +75,11 @@ class RestoreUNet(nn.Module):
         self.enc3 = nn.Sequential(conv(w2, w3, 2), *[conv(w3, w3) for _ in range(depth)])
         self.up2, self.up1 = Up(w3, w2), Up(w2, w1)
         self.head = nn.Conv2d(w1, 4, 3, 1, 1)
-        nn.init.zeros_(self.head.weight)  # start as the identity: a clean photo passes through from step 0
-        nn.init.zeros_(self.head.bias)
+        self.gate = nn.Conv2d(w1, 4, 3, 1, 1) if gate else None
+        for layer in (self.head, self.gate) if gate else (self.head,):
+            # head: start as the identity, a clean photo passes through from step 0; gate: start open (1)
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
         # the global context as a bias on the 1/8 features and on the 1/2 skip (where fine texture is decided)
         self.context = self.context_fine = None
         if global_context:
@@ -88,7 +99,10 @@ class RestoreUNet(nn.Module):
             s3 = s3 + self.context(g)[:, :, None, None]
             s1 = s1 + self.context_fine(g)[:, :, None, None]  # the skip only: enc2 has already read s1
         y = self.up1(self.up2(s3, s2), s1)  # [N,w1,H/2,W/2]
-        return F.pixel_shuffle(self.head(y), 2)  # [N,1,H,W]
+        c = self.head(y)  # [N,4,H/2,W/2]: the four pixels of each 2x2 block
+        if self.gate is not None:
+            c = c * 2 * torch.sigmoid(self.gate(y))
+        return F.pixel_shuffle(c, 2)  # [N,1,H,W]
 
     def forward(self, gray: torch.Tensor) -> torch.Tensor:
         return (gray + self.correction(gray)).clamp(0.0, 1.0)
