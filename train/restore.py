@@ -97,7 +97,7 @@ class RestoreConfig:
     # optimisation
     # mse: PSNR's own loss. With l1 a run learnt nothing of scratches in 200 steps (0.0 dB, against +1.2 dB with
     # mse): the sign gradients of the many undamaged pixels outweigh the few, large errors of sparse damage.
-    loss: str = "mse"  # mse | l1 | psnr (psnr_loss)
+    loss: str = "mse"  # mse | l1 | rmse (rmse_loss) | psnr (psnr_loss)
     lr: float = 1e-3
     betas: list = field(default_factory=lambda: [0.9, 0.999])
     lr_decay_from: int = 1  # cosine from this step to `steps` (0 = constant lr), see train.loop.lr_factor

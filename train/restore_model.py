@@ -78,7 +78,7 @@ class RestoreUNet(nn.Module):
         self.up2, self.up1 = Up(w3, w2), Up(w2, w1)
         self.head = nn.Conv2d(w1, 4, 3, 1, 1)
         self.gate = nn.Conv2d(w1, 4, 3, 1, 1) if gate else None
-        for layer in (self.head, self.gate) if gate else (self.head,):
+        for layer in filter(None, (self.head, self.gate)):
             # head: start as the identity, a clean photo passes through from step 0; gate: start open (1)
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
