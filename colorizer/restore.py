@@ -120,12 +120,19 @@ def restore_full(gray: np.ndarray, predict: Predict, tile: int, overlap: int, mu
 
 
 def restore_scaled(
-    gray: np.ndarray, predict: Predict, tile: int, overlap: int, multiple: int, work_size: int
+    gray: np.ndarray,
+    predict: Predict,
+    tile: int,
+    overlap: int,
+    multiple: int,
+    work_size: int,
+    global_context: bool = False,
 ) -> np.ndarray:
     """gray uint8 HxW -> restored uint8 HxW, the network run at a long side of `work_size` px when that is
-    smaller than the photo's (0: always at full resolution): the correction it makes there is enlarged
-    (bilinear) and added to the full-resolution gray, STRIP_ROWS rows at a time (memory: the small copy's
-    float32 correction and one strip)."""
+    smaller than the photo's (0: always at full resolution; with global_context at most one tile's,
+    effective_work_size): the correction it makes there is enlarged (bilinear) and added to the full-resolution
+    gray, STRIP_ROWS rows at a time (memory: the small copy's float32 correction and one strip)."""
+    work_size = effective_work_size(work_size, tile, global_context)
     h, w = gray.shape
     if not work_size or max(h, w) <= work_size:
         return restore_full(gray, predict, tile, overlap, multiple)
@@ -190,9 +197,8 @@ class Restorer:
         if gray.size == 0:
             raise ValueError("the image is empty (0 pixels)")
         size = self.work_size if work_size is None else work_size
-        size = effective_work_size(size, self.tile_size, self.global_context)
         args = (self.predict, self.tile_size, self.tile_overlap, self.size_multiple)
-        return restore_scaled(gray, *args, size)
+        return restore_scaled(gray, *args, size, self.global_context)
 
     def __repr__(self) -> str:
         return f"Restorer({self.name!r}, tile={self.tile_size}, work_size={self.work_size}, provider={self.provider})"

@@ -54,21 +54,25 @@ LOG_COLUMNS = ["step", "seconds", "loss", "val_psnr", "val_gain", "val_gain_min"
 PSNR_EPS = 1e-6  # (0.26 levels of 255)^2: below it an error no longer shows once the output is rounded to 8 bits
 
 
+def crop_mse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Each crop's mean squared error, [N], of out and target float32 [N,1,h,w] 0..1."""
+    return (out - target).square().mean((1, 2, 3))
+
+
 def psnr_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Minus the mean PSNR of the crops: 10 log10(mse_i + PSNR_EPS) averaged over the batch, out and target
     float32 [N,1,h,w] 0..1. Each crop's gradient is divided by its own error, so a crop with little to repair
     (clean, a few specks, light JPEG) weighs as much as a badly damaged one, as in the evaluation's mean PSNR of
     each group; with plain mse the few large errors of heavy damage set the direction and the near-perfect crops
     are left a level or two off."""
-    mse = (out - target).square().mean((1, 2, 3))  # [N]
-    return 10 * torch.log10(mse + PSNR_EPS).mean()
+    return 10 * torch.log10(crop_mse(out, target) + PSNR_EPS).mean()
 
 
 def rmse_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The mean over the batch of each crop's root mean square error (+PSNR_EPS inside the root), out and target
     float32 [N,1,h,w] 0..1: each crop's gradient divided by the square root of its error, half-way between mse
     (all crops alike) and psnr_loss (each crop by its own error)."""
-    return ((out - target).square().mean((1, 2, 3)) + PSNR_EPS).sqrt().mean()
+    return (crop_mse(out, target) + PSNR_EPS).sqrt().mean()
 
 
 LOSSES = {"mse": torch.nn.functional.mse_loss, "l1": torch.nn.functional.l1_loss, "psnr": psnr_loss, "rmse": rmse_loss}

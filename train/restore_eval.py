@@ -37,7 +37,7 @@ from tqdm import tqdm
 from colorizer.color import gray_to_rgb, rgb_to_gray
 from colorizer.imageio import open_image
 from colorizer.pipeline import to_gray
-from colorizer.restore import Restorer, effective_work_size, restore_scaled
+from colorizer.restore import Restorer, restore_scaled
 from train.checkpoint import load_checkpoint
 from train.data import load_rgb
 from train.degrade import ISSUE_RANGES, KINDS, Damage, apply_damage, draw, mixed_damage, tone
@@ -137,8 +137,8 @@ def load_restore(path: Path, work_size: int | None) -> tuple[Restore, dict]:
     ck = load_checkpoint(path)
     net, c = restorer_from_checkpoint(ck), ck["config"]
     size = c["work_size"] if work_size is None else work_size
-    size = effective_work_size(size, c["tile_size"], ck["arch_args"].get("global_context", False))
-    args = (torch_predict(net), c["tile_size"], c["tile_overlap"], ck["size_multiple"], size)
+    context = ck["arch_args"].get("global_context", False)
+    args = (torch_predict(net), c["tile_size"], c["tile_overlap"], ck["size_multiple"], size, context)
     return (lambda g: restore_scaled(g, *args)), {"model": str(path), "step": ck["step"]}
 
 

@@ -78,17 +78,15 @@ class RestoreUNet(nn.Module):
         self.up2, self.up1 = Up(w3, w2), Up(w2, w1)
         self.head = nn.Conv2d(w1, 4, 3, 1, 1)
         self.gate = nn.Conv2d(w1, 4, 3, 1, 1) if gate else None
-        for layer in filter(None, (self.head, self.gate)):
-            # head: start as the identity, a clean photo passes through from step 0; gate: start open (1)
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
         # the global context as a bias on the 1/8 features and on the 1/2 skip (where fine texture is decided)
         self.context = self.context_fine = None
         if global_context:
             self.context, self.context_fine = nn.Linear(w3, w3), nn.Linear(w3, w1)
-            for layer in (self.context, self.context_fine):  # zero: the network starts as the one without
-                nn.init.zeros_(layer.weight)
-                nn.init.zeros_(layer.bias)
+        # all zero at the start: the head makes the network the identity (a clean photo passes through from step
+        # 0), the gate starts open (1) and the context adds nothing, so a network grown by them starts as its source
+        for layer in filter(None, (self.head, self.gate, self.context, self.context_fine)):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
     def correction(self, gray: torch.Tensor) -> torch.Tensor:
         """gray [N,1,H,W] 0..1 -> the additive correction [N,1,H,W] (unclipped)."""
