@@ -3,6 +3,7 @@ arithmetic with stand-in networks (no model needed)."""
 
 import itertools
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -49,6 +50,18 @@ def test_a_kind_can_have_its_own_probability():
         rng = np.random.default_rng(seed)
         assert random_damage(rng, 0.0, p_kind={"jpeg": 1.0}).kinds() == ["jpeg"]
         assert "jpeg" not in random_damage(rng, 1.0, p_kind={"jpeg": 0.0}).kinds()
+
+
+def test_a_kind_can_come_alone():
+    rng = np.random.default_rng(0)
+    alone = {"jpeg": 0.5, "dust": 0.5}
+    draws = [random_damage(rng, 1.0, p_alone=alone).kinds() for _ in range(200)]
+    assert all(k in (["jpeg"], ["dust"]) for k in draws) and ["jpeg"] in draws and ["dust"] in draws
+    draws = [random_damage(rng, 1.0, p_alone={"jpeg": 0.3}).kinds() for _ in range(200)]
+    assert 30 < draws.count(["jpeg"]) < 90 and draws.count(list(KINDS)) == 200 - draws.count(["jpeg"])
+    # no p_alone draws nothing extra: the random stream (and so an older config's run) is unchanged
+    a, b = np.random.default_rng(1), np.random.default_rng(1)
+    assert random_damage(a, 0.4) == random_damage(b, 0.4, p_alone={}) and a.random() == b.random()
 
 
 def test_strengths_stay_in_their_ranges():
@@ -158,6 +171,11 @@ def test_init_from_grows_the_context_and_the_gate_and_the_export_keeps_any_size(
     for h, w in ((64, 96), (160, 32)):  # any multiple of 32
         gray = np.random.default_rng(h).random((1, 1, h, w), dtype=np.float32)
         assert model.predict(gray).shape == (1, 1, h, w)
+    # the exported file can start a run too (where the checkpoint is gone): the same network, at the same step
+    again = RestoreTrainer(replace(cfg, init_from=str(tmp_path / "r.onnx")), photo_dir, tmp_path / "c")
+    assert again.step == 4
+    with torch.no_grad():
+        assert torch.equal(again.ema(x), grown.ema(x))
 
 
 @pytest.mark.parametrize("name", ["mse", "rmse", "psnr"])

@@ -195,10 +195,18 @@ def random_damage(
     ranges: dict = TRAIN_RANGES,
     kinds: tuple | list = KINDS,
     p_kind: dict | None = None,
+    p_alone: dict | None = None,
 ) -> Damage:
-    """Training damage: each of `kinds` switched on with probability p_each (or its own in `p_kind`), at a
-    strength drawn from `ranges`."""
+    """Training damage: one kind alone with its probability in `p_alone` (e.g. {"jpeg": 0.2}: a fifth of the
+    draws are JPEG and nothing else), else each of `kinds` switched on with probability p_each (or its own in
+    `p_kind`); each at a strength drawn from `ranges`."""
     p_kind = p_kind or {}
+    if p_alone:
+        u = rng.random()  # drawn only when p_alone is set: an older config's random stream stays the same
+        for kind, p in p_alone.items():
+            if u < p:
+                return Damage(**{kind: draw(kind, rng, ranges)})
+            u -= p
     on = [k for k in kinds if rng.random() < p_kind.get(k, p_each)]
     return Damage(**{k: draw(k, rng, ranges) for k in on})
 

@@ -6,17 +6,19 @@
 For instance, the first part of the shipped run (the rest: train/configs/restore2_b.toml):
     python -m train.restore --config train/configs/restore2_a.toml --data ../shared/data/photos --out ~/runs/restore2_a
 --init-from CHECKPOINT starts from another restorer run's weights and goes on from its step; layers the source
-lacks must start at zero (RestoreUNet's global_context and gate), so the run starts as the source network.
+lacks must start at zero (RestoreUNet's global_context and gate), so the run starts as the source network. The
+source may be an exported restorer .onnx too, e.g. the shipped onnx_models/restore.onnx (its weights and step).
 
 Each step draws batch_size random crops (random photo, position, flip and quarter turn) of the training photos'
 8-bit luminance (the fixed hash split of train.data, so the validation photos are the colorizers'). A crop's target
 is the clean crop or, with probability p_tone, the crop faded by train.degrade.tone: the restorer must leave tone
 alone. Its input is the target itself (p_clean of the crops: nothing to repair) or the target with a random
-combination of damage (train.degrade.random_damage). The loss compares the restored crop with the target (both
-0..1): the mean squared error, or each crop's RMSE or PSNR averaged (rmse_loss, psnr_loss). Adam; the lr decays on a
-cosine to lr_min_ratio x lr at `steps` (train.loop.lr_factor); an EMA of the weights is what is validated and
-exported. Validation: every group of train.restore_eval on val_images validation photos; best.pt keeps the best mean
-PSNR gain over the damaged groups among checkpoints whose clean and low-contrast outputs stay >= MIN_CLEAN_PSNR dB.
+combination of damage or one kind alone (p_alone; train.degrade.random_damage). The loss compares the restored
+crop with the target (both 0..1): the mean squared error, or each crop's RMSE or PSNR averaged (rmse_loss,
+psnr_loss). Adam; the lr decays on a cosine to lr_min_ratio x lr at `steps` (train.loop.lr_factor); an EMA of
+the weights is what is validated and exported. Validation: every group of train.restore_eval on val_images
+validation photos; best.pt keeps the best mean PSNR gain over the damaged groups among checkpoints whose clean
+and low-contrast outputs stay >= MIN_CLEAN_PSNR dB.
 --steps N is the run's total; --minutes M bounds this call's wall time, so the run can be spread over several calls
 with --resume, which continues exactly (weights, optimiser, EMA, random streams; log rows past the checkpoint are
 dropped). RUN_DIR receives last.pt, best.pt, log.csv, loss.png and samples/ (damaged | restored | clean). Keep runs
@@ -47,7 +49,7 @@ from train.degrade import KINDS, apply_damage, random_damage, tone
 from train.loop import drop_rows_after, lr_factor, progress, resume_progress
 from train.predict import torch_predict
 from train.restore_eval import GROUPS, damaged_pair, evaluate, pair_rng
-from train.restore_model import build_restorer
+from train.restore_model import build_restorer, checkpoint_from_onnx
 
 MIN_CLEAN_PSNR = 40.0  # dB; the contract's floor is 38, the margin absorbs the difference between photo sets
 LOG_COLUMNS = ["step", "seconds", "loss", "val_psnr", "val_gain", "val_gain_min", "val_clean"]
@@ -84,8 +86,8 @@ class RestoreConfig:
     arch: str = "RestoreUNet"
     arch_args: dict = field(default_factory=lambda: {"widths": [24, 48, 64], "depth": 2})
     steps: int = 20000  # the run's total (and the end of the lr cosine)
-    # a restorer checkpoint whose EMA weights start the run, which goes on from its step (parameters the source
-    # lacks must start at zero, e.g. global_context's: the run starts as the source network)
+    # a restorer checkpoint (or exported .onnx) whose EMA weights start the run, which goes on from its step
+    # (parameters the source lacks must start at zero, e.g. global_context's: the run starts as the source network)
     init_from: str = ""
     minutes: float = 0.0  # wall-clock budget of one call (0 = none)
     # data
@@ -97,6 +99,9 @@ class RestoreConfig:
     p_tone: float = 0.3  # crops whose target is first faded (low contrast, gamma): tone is not the restorer's job
     p_each: float = 0.4  # probability of each damage kind in a damaged crop
     p_kind: dict = field(default_factory=dict)  # kinds whose probability differs from p_each, e.g. {jpeg = 0.6}
+    # damaged crops with one kind alone, by kind, e.g. {jpeg = 0.25}: with p_each 0.4 alone, JPEG by itself was 3 %
+    # of the damaged crops and its gain stayed at 0 dB (docs/restoration.md)
+    p_alone: dict = field(default_factory=dict)
     kinds: list = field(default_factory=lambda: list(KINDS))  # the damage kinds trained on (train.degrade.KINDS)
     # optimisation
     # mse: PSNR's own loss. With l1 a run learnt nothing of scratches in 200 steps (0.0 dB, against +1.2 dB with
@@ -154,7 +159,8 @@ def training_pair(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generato
     target = tone(clean, rng) if rng.random() < cfg.p_tone else clean
     if rng.random() < cfg.p_clean:
         return target, target
-    return apply_damage(target, random_damage(rng, cfg.p_each, kinds=cfg.kinds, p_kind=cfg.p_kind), rng), target
+    damage = random_damage(rng, cfg.p_each, kinds=cfg.kinds, p_kind=cfg.p_kind, p_alone=cfg.p_alone)
+    return apply_damage(target, damage, rng), target
 
 
 class RestoreTrainer:
@@ -188,7 +194,8 @@ class RestoreTrainer:
         if resume and (self.out / "last.pt").exists():
             self._restore(load_checkpoint(self.out / "last.pt"))
         elif cfg.init_from:
-            self._init_from(load_checkpoint(cfg.init_from))
+            onnx_file = cfg.init_from.endswith(".onnx")
+            self._init_from(checkpoint_from_onnx(cfg.init_from) if onnx_file else load_checkpoint(cfg.init_from))
         remove_stale_temps(self.out)  # half-written checkpoints of a killed run
         if resume:
             drop_rows_after(self.out / "log.csv", self.step)

@@ -14,6 +14,10 @@ invent detail). H and W must be multiples of SIZE_MULTIPLE (8); the contract pro
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import onnx
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -143,3 +147,25 @@ def restorer_from_checkpoint(ck: dict) -> nn.Module:
     net = build_restorer(ck["arch"], ck["arch_args"])
     net.load_state_dict(colorizer_weights(ck))
     return net.eval()
+
+
+def checkpoint_from_onnx(path: str | Path) -> dict:
+    """What train.restore --init-from reads of a checkpoint (kind, arch, arch_args, EMA weights, step, seconds,
+    train_data, git_commit), rebuilt from a restorer/1 ONNX file of export.restorer: its initializers keep the
+    network's parameter names (float16 ones with an _fp16 suffix), its metadata the architecture and provenance.
+    So the shipped onnx_models/restore.onnx can be trained on where its checkpoint is not."""
+    model = onnx.load(str(path))
+    meta = {p.key: p.value for p in model.metadata_props}
+    if meta.get("arch") is None or "train_steps" not in meta:
+        raise ValueError(f"{path}: not a restorer exported by python -m export.restorer (no arch/train_steps)")
+    inits = {i.name: torch.from_numpy(onnx.numpy_helper.to_array(i).copy()) for i in model.graph.initializer}
+    arch_args = json.loads(meta["arch_args"])
+    weights = {}
+    for name, p in build_restorer(meta["arch"], arch_args).state_dict().items():
+        stored = inits.get(name, inits.get(name + "_fp16"))
+        if stored is None:
+            raise ValueError(f"{path}: parameter {name} not among the ONNX initializers")
+        weights[name] = stored.float().reshape(p.shape)
+    return {"kind": "restorer", "arch": meta["arch"], "arch_args": arch_args, "ema": weights,
+            "step": int(meta["train_steps"]), "seconds": float(meta["train_seconds"]),
+            "train_data": meta.get("train_data", ""), "git_commit": meta.get("git_commit", "unknown")}  # fmt: skip
