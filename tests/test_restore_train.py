@@ -195,9 +195,21 @@ def test_the_losses_weigh_a_nearly_clean_crop_against_a_damaged_one(name):
     assert LOSSES[name](target, target).item() == pytest.approx({"mse": 0, "rmse": PSNR_EPS**0.5, "psnr": -60}[name])
 
 
-def test_init_from_refuses_weights_of_another_shape(tmp_path, photo_dir):
-    RestoreTrainer(load_restore_config(None, **TINY), photo_dir, tmp_path / "a").save(evaluate=False)
-    wider = TINY["arch_args"] | {"widths": [8, 16, 24]}
+def test_init_from_widens_the_network_as_the_same_function_and_refuses_a_narrower_one(tmp_path, photo_dir):
+    source = RestoreTrainer(load_restore_config(None, **TINY), photo_dir, tmp_path / "a")
+    source.run(2)
+    source.save(evaluate=False)
+    x = torch.rand(1, 1, 64, 96)
+    wider = TINY["arch_args"] | {"widths": [12, 20, 24]}
     cfg = load_restore_config(None, **TINY | {"arch_args": wider, "init_from": str(tmp_path / "a" / "last.pt")})
-    with pytest.raises((ValueError, RuntimeError)):
-        RestoreTrainer(cfg, photo_dir, tmp_path / "b")
+    grown = RestoreTrainer(cfg, photo_dir, tmp_path / "b")
+    with torch.no_grad():
+        torch.testing.assert_close(grown.ema(x), source.ema(x), atol=1e-6, rtol=0)  # the source network
+    cross = grown.model.enc2[0][0].weight[:16, 8:]  # old outputs x new inputs: zero at the start, then learnt
+    assert not cross.any()
+    grown.run(4)
+    assert cross.abs().sum() > 0
+    narrower = TINY["arch_args"] | {"widths": [8, 16, 8]}
+    cfg = replace(cfg, arch_args=narrower)
+    with pytest.raises(ValueError, match="does not fit"):
+        RestoreTrainer(cfg, photo_dir, tmp_path / "c")

@@ -49,7 +49,7 @@ from train.degrade import KINDS, apply_damage, random_damage, tone
 from train.loop import drop_rows_after, lr_factor, progress, resume_progress
 from train.predict import torch_predict
 from train.restore_eval import GROUPS, damaged_pair, evaluate, pair_rng
-from train.restore_model import build_restorer, checkpoint_from_onnx
+from train.restore_model import build_restorer, checkpoint_from_onnx, grow_from
 
 MIN_CLEAN_PSNR = 40.0  # dB; the contract's floor is 38, the margin absorbs the difference between photo sets
 LOG_COLUMNS = ["step", "seconds", "loss", "val_psnr", "val_gain", "val_gain_min", "val_clean"]
@@ -276,12 +276,11 @@ class RestoreTrainer:
         torch.set_rng_state(ck["rng"]["torch"])
 
     def _init_from(self, ck: dict) -> None:
-        """Start from another run's EMA weights (a network grown by zero-initialised layers) at its step."""
-        missing, unexpected = self.model.load_state_dict(colorizer_weights(ck), strict=False)
-        new = [k for k in missing if self.model.get_parameter(k).any()]  # a zero parameter adds nothing
-        if unexpected or new:
-            raise ValueError(f"{self.cfg.init_from}: weights do not fit {self.cfg.arch_args} "
-                             f"(unexpected {unexpected}, missing and not zero-initialised {new})")  # fmt: skip
+        """Start from another run's EMA weights at its step: the same network, or one grown by zero-initialised
+        layers or wider levels (train.restore_model.grow_from: it starts as the source network)."""
+        problems = grow_from(self.model, colorizer_weights(ck))
+        if problems:
+            raise ValueError(f"{self.cfg.init_from}: weights do not fit {self.cfg.arch_args}: {problems[:4]}")
         self.ema.load_state_dict(self.model.state_dict())
         self.step, self.seconds = ck["step"], ck["seconds"]  # the source's steps count: lr schedule, provenance
         earlier = ck["git_commit"].split()

@@ -139,6 +139,30 @@ def macs_per_pixel(net: nn.Module, side: int = 256) -> float:
     return total / side**2
 
 
+@torch.no_grad()
+def grow_from(net: nn.Module, weights: dict[str, torch.Tensor]) -> list[str]:
+    """Load `weights` of a smaller network of the same arch into `net` so that it computes what the smaller one
+    did; returns why it cannot (empty if it could). A parameter `net` has and the source lacks must start at zero
+    (global_context's, gate's); a wider one (more channels, e.g. widths 24/48/64 -> 32/64/96) takes the source in
+    its leading slice and keeps its own initialisation elsewhere, except that old output channels read nothing
+    from the new input channels (zeroed): every old feature, and so the output, stays as it was, while the new
+    channels get gradients through those zeroed weights and join in. The pixel shuffles keep this true: output
+    channel c reads input channels 4c..4c+3, so the old channels stay in front."""
+    state, problems = net.state_dict(), []
+    for name, old in weights.items():
+        new = state.get(name)
+        if new is None:
+            problems.append(f"{name}: not in the network")
+        elif old.ndim != new.ndim or any(o > n for o, n in zip(old.shape, new.shape)):
+            problems.append(f"{name}: {tuple(old.shape)} does not fit in {tuple(new.shape)}")
+        else:
+            if new.ndim >= 2:
+                new[: old.shape[0], old.shape[1] :] = 0  # old outputs x new inputs
+            new[tuple(slice(0, n) for n in old.shape)] = old
+    problems += [f"{k}: missing and not zero-initialised" for k in state if k not in weights and state[k].any()]
+    return problems
+
+
 def restorer_from_checkpoint(ck: dict) -> nn.Module:
     """The exportable restorer (EMA weights where the run kept them) in eval mode, rebuilt from a checkpoint of
     python -m train.restore."""
