@@ -1,13 +1,13 @@
 """Export a checkpoint of python -m train.restore to a self-contained restorer/1 ONNX model, then verify it.
 
     python -m export.restorer CHECKPOINT -o onnx_models/restore.onnx [--max-mb 10] [--weights float32|float16]
-                              [--tile-size PX] [--tile-overlap PX] [--work-size PX]
+                              [--tile-size PX] [--tile-overlap PX] [--work-size PX] [--flips 1|2|4]
 
 Rebuilds the network from the checkpoint's arch and arguments (EMA weights), exports it with dynamic N, H, W
 (input `gray` [N,1,H,W], output `restored`; H and W multiples of size_multiple, so of 32), stamps the
-metadata (contract, task, tiling, working resolution, training provenance) and runs the ONNX checker. The
-tiling and the working resolution are the run's config values unless the flags override them (they are the
-library's settings, chosen after training; the network does not depend on them).
+metadata (contract, task, tiling, working resolution, flips, training provenance) and runs the ONNX checker.
+The tiling, the working resolution and the flips are the run's config values unless the flags override them
+(they are the library's settings, chosen after training; the network does not depend on them).
 --weights float32 (the default: the file is well under 1 MB either way, and the parity is exact) or float16
 (conv weights stored as float16 behind a Cast that ONNX Runtime folds when the session starts, as python -m
 export does for the colorizers). Then ONNX Runtime is compared with PyTorch on damaged and clean luminance of
@@ -54,6 +54,7 @@ def metadata(ck: dict) -> dict[str, str]:
         "tile_size": str(c["tile_size"]),
         "tile_overlap": str(c["tile_overlap"]),
         "work_size": str(c["work_size"]),
+        "flips": str(c.get("flips", 1)),
         "context": "global" if ck["arch_args"].get("global_context") else "local",
         "damage": json.dumps(TRAIN_RANGES),
         "train_data": ck["train_data"],
@@ -110,13 +111,15 @@ def main() -> None:
     ap.add_argument("--tile-size", type=int, help="tile side in px, a multiple of 32 (default: the run's config)")
     ap.add_argument("--tile-overlap", type=int, help="minimum overlap of neighbouring tiles in px")
     ap.add_argument("--work-size", type=int, help="long side above which a shrunk copy is restored (0 = never)")
+    ap.add_argument("--flips", type=int, choices=(1, 2, 4), help="mirror images the library averages the network over")
     args = ap.parse_args()
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     ck = load_checkpoint(args.checkpoint)
     if ck.get("kind") != "restorer":
         sys.exit(f"{args.checkpoint} is not a checkpoint of python -m train.restore (kind {ck.get('kind')!r})")
-    chosen = {k: getattr(args, k) for k in ("tile_size", "tile_overlap", "work_size") if getattr(args, k) is not None}
+    settings = ("tile_size", "tile_overlap", "work_size", "flips")
+    chosen = {k: getattr(args, k) for k in settings if getattr(args, k) is not None}
     ck["config"] = ck["config"] | chosen
     float16 = args.weights == "float16"
     export(ck, out, float16)

@@ -10,7 +10,15 @@ import pytest
 import torch
 from PIL import Image
 
-from colorizer.restore import Restorer, blend_weights, effective_work_size, restore_full, restore_scaled, tile_spans
+from colorizer.restore import (
+    Restorer,
+    blend_weights,
+    effective_work_size,
+    flip_averaged,
+    restore_full,
+    restore_scaled,
+    tile_spans,
+)
 from helpers import run, straight_and_resumed, synthetic_photo
 from train.checkpoint import load_checkpoint
 from train.degrade import ISSUE_RANGES, KINDS, Damage, apply_damage, draw, mixed_damage, random_damage, tone
@@ -94,6 +102,21 @@ def test_tile_spans_cover_with_the_overlap_on_the_grid():
         assert np.allclose(total, 1.0)
 
 
+def test_flip_averaging_cancels_what_a_network_does_by_side():
+    gray = np.random.default_rng(0).random((1, 1, 16, 24), dtype=np.float32)
+    ramp = np.arange(24, dtype=np.float32)[None, None, None, :] / 100 + np.arange(16)[None, None, :, None] / 50
+
+    def lopsided(x: np.ndarray) -> np.ndarray:  # a stand-in network that adds more at the right and the bottom
+        return x + ramp
+
+    for flips, even_axes in ((1, ()), (2, (3,)), (4, (2, 3))):
+        added = flip_averaged(lopsided, flips)(gray) - gray
+        for axis in (2, 3):
+            assert np.allclose(np.diff(added, axis=axis), 0, atol=1e-6) == (axis in even_axes)
+    with pytest.raises(ValueError, match="flips"):
+        flip_averaged(lopsided, 3)
+
+
 def test_a_global_context_caps_the_working_size_at_one_tile():
     assert effective_work_size(0, 1024, global_context=False) == 0  # full resolution, tiled
     assert effective_work_size(2048, 1024, global_context=False) == 2048
@@ -166,8 +189,12 @@ def test_init_from_grows_the_context_and_the_gate_and_the_export_keeps_any_size(
     grown.run(4)  # both learn
     assert grown.model.context.weight.abs().sum() > 0 and grown.model.gate.weight.abs().sum() > 0
     grown.save(evaluate=False)
-    run("-m", "export.restorer", str(tmp_path / "b" / "last.pt"), "-o", str(tmp_path / "r.onnx"))  # checks parity
-    model = Restorer(tmp_path / "r.onnx")
+    run("-m", "export.restorer", str(tmp_path / "b" / "last.pt"), "-o", str(tmp_path / "r.onnx"), "--flips", "2")
+    model = Restorer(tmp_path / "r.onnx")  # the export checked the parity with PyTorch
+    assert model.flips == 2
+    gray = CLEAN[:90, :100]
+    averaged = flip_averaged(model.predict, 2)
+    assert np.array_equal(model.restore(gray), restore_full(gray, averaged, 1024, 64, model.size_multiple))
     for h, w in ((64, 96), (160, 32)):  # any multiple of 32
         gray = np.random.default_rng(h).random((1, 1, h, w), dtype=np.float32)
         assert model.predict(gray).shape == (1, 1, h, w)

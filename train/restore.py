@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from colorizer.atomic import remove_stale_temps
 from colorizer.color import gray_to_rgb, rgb_to_gray
-from colorizer.restore import restore_full
+from colorizer.restore import flip_averaged, restore_full
 from train import report
 from train.__main__ import add_run_arguments
 from train.checkpoint import colorizer_weights, git_commit, load_checkpoint, save_atomic
@@ -116,6 +116,7 @@ class RestoreConfig:
     tile_size: int = 1024  # px, a multiple of 32
     tile_overlap: int = 64
     work_size: int = 1024  # long side above which the library restores a shrunk copy (0 = never)
+    flips: int = 1  # the network averaged over the crop and its mirror images: 1, 2 or 4 (flip_averaged)
     # bookkeeping
     eval_every: int = 1000
     ckpt_every: int = 250
@@ -227,7 +228,8 @@ class RestoreTrainer:
     def restore(self, gray: np.ndarray) -> np.ndarray:
         """gray uint8 HxW -> restored by the EMA network, through the library's tiling (full resolution)."""
         cfg = self.cfg
-        return restore_full(gray, torch_predict(self.ema), cfg.tile_size, cfg.tile_overlap, self.model.size_multiple)
+        predict = flip_averaged(torch_predict(self.ema), cfg.flips)
+        return restore_full(gray, predict, cfg.tile_size, cfg.tile_overlap, self.model.size_multiple)
 
     @torch.no_grad()
     def validate(self) -> dict:

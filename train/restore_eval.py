@@ -37,7 +37,7 @@ from tqdm import tqdm
 from colorizer.color import gray_to_rgb, rgb_to_gray
 from colorizer.imageio import open_image
 from colorizer.pipeline import to_gray
-from colorizer.restore import Restorer, restore_scaled
+from colorizer.restore import Restorer, flip_averaged, restore_scaled
 from train.checkpoint import load_checkpoint
 from train.data import load_rgb
 from train.degrade import ISSUE_RANGES, KINDS, Damage, apply_damage, draw, mixed_damage, tone
@@ -138,7 +138,8 @@ def load_restore(path: Path, work_size: int | None) -> tuple[Restore, dict]:
     net, c = restorer_from_checkpoint(ck), ck["config"]
     size = c["work_size"] if work_size is None else work_size
     context = ck["arch_args"].get("global_context", False)
-    args = (torch_predict(net), c["tile_size"], c["tile_overlap"], ck["size_multiple"], size, context)
+    predict = flip_averaged(torch_predict(net), c.get("flips", 1))
+    args = (predict, c["tile_size"], c["tile_overlap"], ck["size_multiple"], size, context)
     return (lambda g: restore_scaled(g, *args)), {"model": str(path), "step": ck["step"]}
 
 
