@@ -134,7 +134,8 @@ def test_shipped_restorer_is_seamless():
     model.tile_size = 256  # smaller than the photo: a model with independent tiles would run 2 x 2
     gray = damaged_photo(Damage(noise=12))
     out = model.restore(gray, work_size=0)  # full resolution asked: capped at one tile
-    assert calls == [(1, 1, 256, 232)] and out.shape == gray.shape  # 333x301 shrunk to 256x231, padded to 8
+    # 333x301 shrunk to 256x231, padded to 8: one tile, run once per flip (the photo and its mirror images)
+    assert calls == [(1, 1, 256, 232)] * model.flips and out.shape == gray.shape
     assert np.array_equal(out, model.restore(gray, work_size=256))
 
 
