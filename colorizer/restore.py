@@ -109,8 +109,8 @@ def tiled_rows(
 def flip_averaged(predict: Predict, flips: int) -> Predict:
     """`predict` averaged over the input and its mirror images, each mirrored back: flips 1 (as is), 2 (+ left-right)
     or 4 (+ up-down and both). Damage has no handedness, and a network's errors partly do: on 160 validation photos
-    4 flips raised the mixed-damage gain by 0.16 dB and every other group a little, for 4 runs of the network
-    (docs/restoration.md). Transposes as well (8) did no better than 4. Gray float32 [N,1,H,W] in and out."""
+    2 flips raised the mixed-damage gain by 0.11 dB, 4 by 0.16, and every other group a little, for 2 or 4 runs of
+    the network (docs/restoration.md); transposes as well (8) did no better than 4. Gray float32 [N,1,H,W]."""
     if flips not in FLIPS:
         raise ValueError(f"flips must be one of {sorted(FLIPS)}, got {flips}")
     if flips == 1:

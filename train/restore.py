@@ -5,9 +5,10 @@
 
 For instance, the first part of the shipped run (the rest: train/configs/restore2_b.toml):
     python -m train.restore --config train/configs/restore2_a.toml --data ../shared/data/photos --out ~/runs/restore2_a
---init-from CHECKPOINT starts from another restorer run's weights and goes on from its step; layers the source
-lacks must start at zero (RestoreUNet's global_context and gate), so the run starts as the source network. The
-source may be an exported restorer .onnx too, e.g. the shipped onnx_models/restore.onnx (its weights and step).
+--init-from CHECKPOINT starts from another restorer run's weights and goes on from its step; the network may be
+grown (layers that start at zero, RestoreUNet's global_context and gate, or wider levels:
+train.restore_model.grow_from), so the run starts as the source network. The source may be an exported restorer
+.onnx too, e.g. the shipped onnx_models/restore.onnx (its weights and step).
 
 Each step draws batch_size random crops (random photo, position, flip and quarter turn) of the training photos'
 8-bit luminance (the fixed hash split of train.data, so the validation photos are the colorizers'). A crop's target
@@ -87,7 +88,7 @@ class RestoreConfig:
     arch_args: dict = field(default_factory=lambda: {"widths": [24, 48, 64], "depth": 2})
     steps: int = 20000  # the run's total (and the end of the lr cosine)
     # a restorer checkpoint (or exported .onnx) whose EMA weights start the run, which goes on from its step
-    # (parameters the source lacks must start at zero, e.g. global_context's: the run starts as the source network)
+    # (grown by zero-initialised layers or wider levels, train.restore_model.grow_from: it starts as the source)
     init_from: str = ""
     minutes: float = 0.0  # wall-clock budget of one call (0 = none)
     # data
