@@ -179,11 +179,7 @@ class Restorer:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"no restorer model at {self.path}")
-        opts = session_options()
-        # ONNX Runtime's memory pattern, planned on the first run, held 140 MiB more from the second run of a
-        # 1024x1024 tile on (peak 355 against 215 MiB), at the same speed without it (python -m bench)
-        opts.enable_mem_pattern = False
-        self.session = ort.InferenceSession(str(self.path), opts, providers=providers())
+        self.session = ort.InferenceSession(str(self.path), session_options(), providers=providers())
         self.meta = dict(self.session.get_modelmeta().custom_metadata_map)
         if self.meta.get("contract") != RESTORER_CONTRACT:
             raise ContractError(
