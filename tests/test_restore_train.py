@@ -22,7 +22,8 @@ from colorizer.restore import (
 from helpers import run, straight_and_resumed, synthetic_photo
 from train.checkpoint import load_checkpoint
 from train.degrade import ISSUE_RANGES, KINDS, Damage, apply_damage, draw, mixed_damage, random_damage, tone
-from train.restore import LOSSES, PSNR_EPS, RestoreTrainer, load_restore_config
+from train.losses import PSNR_EPS, RESTORE_LOSSES
+from train.restore import RestoreTrainer, load_restore_config, training_target
 from train.restore_eval import GROUPS, PSNR_CAP, damaged_pair, pair_rng
 
 CLEAN = synthetic_photo(np.random.default_rng(5), 150, 170).mean(axis=2).round().astype(np.uint8)
@@ -214,12 +215,13 @@ def test_the_losses_weigh_a_nearly_clean_crop_against_a_damaged_one(name):
 
     def loss(scale0: float, scale1: float) -> float:
         scale = torch.tensor([scale0, scale1])[:, None, None, None]
-        return LOSSES[name](target + errors * scale, target).item()
+        return RESTORE_LOSSES[name](target + errors * scale, target).item()
 
     base = loss(1, 1)
     small, large = base - loss(0.5, 1), base - loss(1, 0.5)  # what halving each error gains
     assert large / small == pytest.approx({"mse": 100, "rmse": 10, "psnr": 1}[name], rel=0.05)
-    assert LOSSES[name](target, target).item() == pytest.approx({"mse": 0, "rmse": PSNR_EPS**0.5, "psnr": -60}[name])
+    same = RESTORE_LOSSES[name](target, target).item()
+    assert same == pytest.approx({"mse": 0, "rmse": PSNR_EPS**0.5, "psnr": -60}[name])
 
 
 def test_init_from_widens_the_network_as_the_same_function_and_refuses_a_narrower_one(tmp_path, photo_dir):
@@ -240,3 +242,20 @@ def test_init_from_widens_the_network_as_the_same_function_and_refuses_a_narrowe
     cfg = replace(cfg, arch_args=narrower)
     with pytest.raises(ValueError, match="does not fit"):
         RestoreTrainer(cfg, photo_dir, tmp_path / "c")
+
+
+def test_hard_clean_crops_are_ones_the_network_changes_more_than_random_ones(tmp_path, photo_dir):
+    trainer = RestoreTrainer(load_restore_config(None, **TINY | {"hard_clean": 4}), photo_dir, tmp_path)
+    torch.nn.init.normal_(trainer.model.head.weight, std=0.05)  # no longer the identity: crops differ in change
+
+    def change(crops: list[np.ndarray]) -> float:
+        x = torch.from_numpy(np.stack(crops)[:, None].astype(np.float32) / 255)
+        with torch.no_grad():
+            return float((trainer.model(x) - x).square().mean())
+
+    mined = trainer.hardest_clean(24)  # each the most changed of 4
+    assert len(mined) == 24 and all(c.shape == (64, 64) and c.dtype == np.uint8 for c in mined)
+    rand = [training_target(trainer.bank.crop(trainer.rng, 64), trainer.cfg, trainer.rng) for _ in range(96)]
+    assert change(mined) > 1.15 * change(rand)  # seeded: 1.23; random picks would give about 1
+    x, y = trainer.batch()  # the mined crops take the undamaged places: identity pairs
+    assert any(torch.equal(a, b) for a, b in zip(x, y)) and x.shape == (4, 1, 64, 64)

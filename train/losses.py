@@ -1,4 +1,5 @@
-"""Losses: rarity-rebalanced cross-entropy over ab cells for colour, and the three standard GAN losses.
+"""Losses: rarity-rebalanced cross-entropy over ab cells for colour, the three standard GAN losses, and the
+restorer's per-crop losses (RESTORE_LOSSES).
 
 Rebalancing (after Zhang et al., ECCV 2016): ab is quantised on a BIN x BIN grid of BIN_SIZE-unit cells.
 With p the empirical distribution of training pixels over the cells, a pixel in cell q gets the weight
@@ -72,3 +73,31 @@ def g_loss(fake: torch.Tensor, kind: str) -> torch.Tensor:
     if kind == "lsgan":
         return ((fake - 1) ** 2).mean()
     raise ValueError(f"unknown GAN loss {kind!r}")
+
+
+# The restorer's losses: out and target float32 [N,1,h,w] 0..1 (train.restore)
+PSNR_EPS = 1e-6  # (0.26 levels of 255)^2: below it an error no longer shows once the output is rounded to 8 bits
+
+
+def crop_mse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Each crop's mean squared error, [N], of out and target float32 [N,1,h,w] 0..1."""
+    return (out - target).square().mean((1, 2, 3))
+
+
+def psnr_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Minus the mean PSNR of the crops: 10 log10(mse_i + PSNR_EPS) averaged over the batch, out and target
+    float32 [N,1,h,w] 0..1. Each crop's gradient is divided by its own error, so a crop with little to repair
+    (clean, a few specks, light JPEG) weighs as much as a badly damaged one, as in the evaluation's mean PSNR of
+    each group; with plain mse the few large errors of heavy damage set the direction and the near-perfect crops
+    are left a level or two off."""
+    return 10 * torch.log10(crop_mse(out, target) + PSNR_EPS).mean()
+
+
+def rmse_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The mean over the batch of each crop's root mean square error (+PSNR_EPS inside the root), out and target
+    float32 [N,1,h,w] 0..1: each crop's gradient divided by the square root of its error, half-way between mse
+    (all crops alike) and psnr_loss (each crop by its own error)."""
+    return (crop_mse(out, target) + PSNR_EPS).sqrt().mean()
+
+
+RESTORE_LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "psnr": psnr_loss, "rmse": rmse_loss}

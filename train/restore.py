@@ -48,37 +48,13 @@ from train.checkpoint import colorizer_weights, git_commit, load_checkpoint, sav
 from train.data import load_rgb, split_photos
 from train.degrade import KINDS, apply_damage, random_damage, tone
 from train.loop import drop_rows_after, lr_factor, progress, resume_progress
+from train.losses import RESTORE_LOSSES, crop_mse
 from train.predict import torch_predict
 from train.restore_eval import GROUPS, damaged_pair, evaluate, pair_rng
 from train.restore_model import build_restorer, checkpoint_from_onnx, grow_from
 
 MIN_CLEAN_PSNR = 40.0  # dB; the contract's floor is 38, the margin absorbs the difference between photo sets
 LOG_COLUMNS = ["step", "seconds", "loss", "val_psnr", "val_gain", "val_gain_min", "val_clean"]
-PSNR_EPS = 1e-6  # (0.26 levels of 255)^2: below it an error no longer shows once the output is rounded to 8 bits
-
-
-def crop_mse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Each crop's mean squared error, [N], of out and target float32 [N,1,h,w] 0..1."""
-    return (out - target).square().mean((1, 2, 3))
-
-
-def psnr_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Minus the mean PSNR of the crops: 10 log10(mse_i + PSNR_EPS) averaged over the batch, out and target
-    float32 [N,1,h,w] 0..1. Each crop's gradient is divided by its own error, so a crop with little to repair
-    (clean, a few specks, light JPEG) weighs as much as a badly damaged one, as in the evaluation's mean PSNR of
-    each group; with plain mse the few large errors of heavy damage set the direction and the near-perfect crops
-    are left a level or two off."""
-    return 10 * torch.log10(crop_mse(out, target) + PSNR_EPS).mean()
-
-
-def rmse_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The mean over the batch of each crop's root mean square error (+PSNR_EPS inside the root), out and target
-    float32 [N,1,h,w] 0..1: each crop's gradient divided by the square root of its error, half-way between mse
-    (all crops alike) and psnr_loss (each crop by its own error)."""
-    return (crop_mse(out, target) + PSNR_EPS).sqrt().mean()
-
-
-LOSSES = {"mse": torch.nn.functional.mse_loss, "l1": torch.nn.functional.l1_loss, "psnr": psnr_loss, "rmse": rmse_loss}
 DAMAGED = [g for g in GROUPS if g not in ("clean", "low_contrast")]
 
 
@@ -104,6 +80,9 @@ class RestoreConfig:
     # of the damaged crops and its gain stayed at 0 dB (docs/restoration.md)
     p_alone: dict = field(default_factory=dict)
     kinds: list = field(default_factory=lambda: list(KINDS))  # the damage kinds trained on (train.degrade.KINDS)
+    # each undamaged crop is the one the network changes most of this many random ones (1 = a random one): the
+    # clean photos it damages have thin natural lines (stems, legs) it erases as scratches, rare among random crops
+    hard_clean: int = 1
     # optimisation
     # mse: PSNR's own loss. With l1 a run learnt nothing of scratches in 200 steps (0.0 dB, against +1.2 dB with
     # mse): the sign gradients of the many undamaged pixels outweigh the few, large errors of sparse damage.
@@ -156,9 +135,15 @@ class GrayBank:
         return np.ascontiguousarray(c[:, ::-1] if rng.random() < 0.5 else c)
 
 
+def training_target(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generator) -> np.ndarray:
+    """A crop's target, gray uint8 HxW: the clean crop or, with probability p_tone, the crop faded."""
+    return tone(clean, rng) if rng.random() < cfg.p_tone else clean
+
+
 def training_pair(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(damaged input, target) gray uint8 HxW for one crop, as the module docstring describes."""
-    target = tone(clean, rng) if rng.random() < cfg.p_tone else clean
+    """(damaged input, target) gray uint8 HxW for one crop, as the module docstring describes; an undamaged crop
+    is returned as (target, target), the same array twice."""
+    target = training_target(clean, cfg, rng)
     if rng.random() < cfg.p_clean:
         return target, target
     damage = random_damage(rng, cfg.p_each, kinds=cfg.kinds, p_kind=cfg.p_kind, p_alone=cfg.p_alone)
@@ -169,8 +154,8 @@ class RestoreTrainer:
     """Owns the data, the network, its EMA, the optimiser and the run folder."""
 
     def __init__(self, cfg: RestoreConfig, data_dir: str | Path, out_dir: str | Path, resume: bool = False):
-        if cfg.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {cfg.loss!r}")
+        if cfg.loss not in RESTORE_LOSSES:
+            raise ValueError(f"loss must be one of {sorted(RESTORE_LOSSES)}, got {cfg.loss!r}")
         self.cfg, self.out = cfg, Path(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         if cfg.threads:
@@ -206,8 +191,26 @@ class RestoreTrainer:
         """(damaged, target) float32 [batch_size,1,crop,crop], 0..1."""
         pairs = [training_pair(self.bank.crop(self.rng, self.cfg.crop_size), self.cfg, self.rng)
                  for _ in range(self.cfg.batch_size)]  # fmt: skip
+        if self.cfg.hard_clean > 1:
+            clean = [i for i, (x, y) in enumerate(pairs) if x is y]
+            for i, crop in zip(clean, self.hardest_clean(len(clean))):
+                pairs[i] = (crop, crop)
         x, y = (torch.from_numpy(np.stack([p[k] for p in pairs])[:, None].astype(np.float32) / 255) for k in (0, 1))
         return x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
+
+    @torch.no_grad()
+    def hardest_clean(self, n: int) -> list[np.ndarray]:
+        """n undamaged training targets (gray uint8 HxW), each the one of hard_clean random crops that the current
+        network changes most (largest mean squared change): hard negatives, mined as the run goes."""
+        k = self.cfg.hard_clean
+        crops = [self.bank.crop(self.rng, self.cfg.crop_size) for _ in range(n * k)]
+        cands = [training_target(c, self.cfg, self.rng) for c in crops]
+        if not cands:
+            return []
+        x = torch.from_numpy(np.stack(cands)[:, None].astype(np.float32) / 255)
+        self.model.eval()
+        change = crop_mse(self.model(x.contiguous(memory_format=torch.channels_last)), x).view(n, k)
+        return [cands[i * k + int(j)] for i, j in enumerate(change.argmax(1))]
 
     def train_step(self) -> dict:
         """One optimisation step; returns {"loss": the loss}."""
@@ -215,7 +218,7 @@ class RestoreTrainer:
         for group in self.opt.param_groups:
             group["lr"] = self.cfg.lr * lr_factor(self.cfg, self.step)
         self.model.train()
-        loss = LOSSES[self.cfg.loss](self.model(x), y)
+        loss = RESTORE_LOSSES[self.cfg.loss](self.model(x), y)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
