@@ -21,20 +21,9 @@ from colorizer.restore import (
 )
 from helpers import run, straight_and_resumed, synthetic_photo
 from train.checkpoint import load_checkpoint
-from train.degrade import (
-    ISSUE_RANGES,
-    KINDS,
-    TRAIN_RANGES,
-    Damage,
-    apply_damage,
-    draw,
-    jpeg,
-    mixed_damage,
-    random_damage,
-    tone,
-)
+from train.degrade import ISSUE_RANGES, KINDS, Damage, apply_damage, draw, mixed_damage, random_damage, tone
 from train.losses import PSNR_EPS, RESTORE_LOSSES
-from train.restore import RestoreTrainer, load_restore_config, training_pair, training_target
+from train.restore import RestoreTrainer, load_restore_config, training_target
 from train.restore_eval import GROUPS, PSNR_CAP, damaged_pair, pair_rng
 
 CLEAN = synthetic_photo(np.random.default_rng(5), 150, 170).mean(axis=2).round().astype(np.uint8)
@@ -270,31 +259,3 @@ def test_hard_clean_crops_are_ones_the_network_changes_more_than_random_ones(tmp
     assert change(mined) > 1.15 * change(rand)  # seeded: 1.23; random picks would give about 1
     x, y = trainer.batch()  # the mined crops take the undamaged places: identity pairs
     assert any(torch.equal(a, b) for a, b in zip(x, y)) and x.shape == (4, 1, 64, 64)
-
-
-def test_a_jpeg_stage_grows_as_the_identity_and_learns_alone_to_give_back_the_crop_before_jpeg(tmp_path, photo_dir):
-    source = RestoreTrainer(load_restore_config(None, **TINY), photo_dir, tmp_path / "a")
-    source.run(2)
-    source.save(evaluate=False)
-    args = TINY["arch_args"] | {"deblock": [8, 8, 8]}
-    pre_only = {"arch_args": args, "init_from": str(tmp_path / "a" / "last.pt"), "train_part": "pre"}
-    grown = RestoreTrainer(load_restore_config(None, **TINY | pre_only), photo_dir, tmp_path / "b")
-    x = torch.rand(1, 1, 64, 96)
-    with torch.no_grad():
-        assert torch.equal(grown.ema(x), source.ema(x))  # the new stage's head is zero: the source network
-    held = {k: v.clone() for k, v in grown.model.state_dict().items() if not k.startswith("pre.")}
-    grown.run(4)
-    now = grown.model.state_dict()
-    assert all(torch.equal(now[k], v) for k, v in held.items()) and now["pre.head.weight"].any()
-    # the JPEG stage's target: the same damage without JPEG (noise here), its input that crop through JPEG
-    cfg = replace(grown.cfg, p_tone=0.0, p_clean=0.0, p_each=0.0, p_kind={"noise": 1.0, "jpeg": 1.0})
-    damaged, target = training_pair(CLEAN, cfg, np.random.default_rng(0))
-    assert not np.array_equal(target, CLEAN) and not np.array_equal(damaged, target)
-    lo, hi = TRAIN_RANGES["jpeg"]
-    assert any(np.array_equal(damaged, jpeg(target, q)) for q in range(lo, hi + 1))
-    grown.save(evaluate=False)
-    run("-m", "export.restorer", str(tmp_path / "b" / "last.pt"), "-o", str(tmp_path / "r.onnx"))
-    model = Restorer(tmp_path / "r.onnx")  # the export checked the parity with PyTorch
-    assert model.restore(CLEAN[:90, :100]).shape == (90, 100)
-    with pytest.raises(ValueError, match="train_part"):
-        RestoreTrainer(load_restore_config(None, **TINY | {"train_part": "pre"}), photo_dir, tmp_path / "c")

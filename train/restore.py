@@ -32,7 +32,7 @@ import argparse
 import copy
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +46,7 @@ from train import report
 from train.__main__ import add_run_arguments
 from train.checkpoint import colorizer_weights, git_commit, load_checkpoint, save_atomic
 from train.data import load_rgb, split_photos
-from train.degrade import KINDS, apply_damage, jpeg, random_damage, tone
+from train.degrade import KINDS, apply_damage, random_damage, tone
 from train.loop import drop_rows_after, lr_factor, progress, resume_progress
 from train.losses import RESTORE_LOSSES, crop_mse
 from train.predict import torch_predict
@@ -83,9 +83,6 @@ class RestoreConfig:
     # each undamaged crop is the one the network changes most of this many random ones (1 = a random one): the
     # clean photos it damages have thin natural lines (stems, legs) it erases as scratches, rare among random crops
     hard_clean: int = 1
-    # "all": the whole network learns to restore; "pre": only its JPEG stage (RestoreUNet deblock) learns, to give
-    # back the damaged crop as it was before JPEG (the rest of the damage is the main network's)
-    train_part: str = "all"
     # optimisation
     # mse: PSNR's own loss. With l1 a run learnt nothing of scratches in 200 steps (0.0 dB, against +1.2 dB with
     # mse): the sign gradients of the many undamaged pixels outweigh the few, large errors of sparse damage.
@@ -150,9 +147,6 @@ def training_pair(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generato
     if rng.random() < cfg.p_clean:
         return target, target
     damage = random_damage(rng, cfg.p_each, kinds=cfg.kinds, p_kind=cfg.p_kind, p_alone=cfg.p_alone)
-    if cfg.train_part == "pre":  # JPEG is the last damage and draws nothing: the same damage, before and after it
-        before = apply_damage(target, replace(damage, jpeg=0), rng)
-        return (jpeg(before, damage.jpeg) if damage.jpeg else before), before
     return apply_damage(target, damage, rng), target
 
 
@@ -181,11 +175,7 @@ class RestoreTrainer:
         if cfg.crop_size % self.model.size_multiple:
             raise ValueError(f"crop_size {cfg.crop_size} is not a multiple of {self.model.size_multiple}")
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
-        # the part that learns: the whole network, or (train_part "pre") its JPEG stage, with the rest held
-        self.learner = {"all": self.model, "pre": getattr(self.model, "pre", None)}.get(cfg.train_part)
-        if self.learner is None:
-            raise ValueError(f"train_part {cfg.train_part!r}: 'all', or 'pre' for a network with deblock widths")
-        self.opt = torch.optim.Adam(self.learner.parameters(), cfg.lr, tuple(cfg.betas))
+        self.opt = torch.optim.Adam(self.model.parameters(), cfg.lr, tuple(cfg.betas))
         self.step, self.seconds, self.best = 0, 0.0, None
         self.commits = [git_commit()]
         if resume and (self.out / "last.pt").exists():
@@ -228,7 +218,7 @@ class RestoreTrainer:
         for group in self.opt.param_groups:
             group["lr"] = self.cfg.lr * lr_factor(self.cfg, self.step)
         self.model.train()
-        loss = RESTORE_LOSSES[self.cfg.loss](self.learner(x), y)
+        loss = RESTORE_LOSSES[self.cfg.loss](self.model(x), y)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()

@@ -63,13 +63,7 @@ class RestoreUNet(nn.Module):
     network grown by it starts as the one without): closing the gate leaves a pixel exactly as it was, which a
     bare correction must reach by cancelling its own terms to a fraction of a level on every clean pixel. Grow it
     onto a trained network (train.restore --init-from): from step 0 it closed everywhere within 2,000 steps
-    (sigmoid ~1e-17), and a closed gate passes no gradient to the correction it gates.
-
-    deblock: widths of a JPEG stage run first, a RestoreUNet of its own (depth 1, global context; identity at the
-    start, so it can be grown onto a trained network) whose output is the main network's input. Trained alone
-    (train.restore train_part = "pre") to undo JPEG and nothing else, its target the damaged crop before JPEG: the
-    main network, which hardly learns JPEG amid the other damage, then gets cleaner input (given the input before
-    JPEG, the shipped network's mixed-damage gain was +4.0 dB on 160 photos instead of +2.8)."""
+    (sigmoid ~1e-17), and a closed gate passes no gradient to the correction it gates."""
 
     size_multiple = SIZE_MULTIPLE
 
@@ -79,10 +73,8 @@ class RestoreUNet(nn.Module):
         depth: int = 2,
         global_context: bool = False,
         gate: bool = False,
-        deblock: tuple[int, int, int] | list[int] | None = None,
     ):
         super().__init__()
-        self.pre = RestoreUNet(deblock, depth=1, global_context=True) if deblock else None
         w1, w2, w3 = widths
         self.enc1 = nn.Sequential(conv(4, w1), *[conv(w1, w1) for _ in range(depth - 1)])
         self.enc2 = nn.Sequential(conv(w1, w2, 2), *[conv(w2, w2) for _ in range(depth - 1)])
@@ -117,8 +109,6 @@ class RestoreUNet(nn.Module):
         return F.pixel_shuffle(c, 2)  # [N,1,H,W]
 
     def forward(self, gray: torch.Tensor) -> torch.Tensor:
-        if self.pre is not None:
-            gray = self.pre(gray)  # [N,1,H,W] 0..1, deblocked
         return (gray + self.correction(gray)).clamp(0.0, 1.0)
 
 
@@ -156,8 +146,7 @@ def grow_from(net: nn.Module, weights: dict[str, torch.Tensor]) -> list[str]:
     (global_context's, gate's); a wider one (more channels, e.g. widths 24/48/64 -> 32/64/96) takes the source in
     its leading slice and keeps its own initialisation elsewhere, except that old output channels read nothing
     from the new input channels (zeroed): every old feature, and so the output, stays as it was, while the new
-    channels get gradients through those zeroed weights and join in. A new JPEG stage (deblock) starts as the
-    identity by its zero head. The pixel shuffles keep this true: output
+    channels get gradients through those zeroed weights and join in. The pixel shuffles keep this true: output
     channel c reads input channels 4c..4c+3, so the old channels stay in front."""
     state, problems = net.state_dict(), []
     for name, old in weights.items():
@@ -170,9 +159,7 @@ def grow_from(net: nn.Module, weights: dict[str, torch.Tensor]) -> list[str]:
             if new.ndim >= 2:
                 new[: old.shape[0], old.shape[1] :] = 0  # old outputs x new inputs
             new[tuple(slice(0, n) for n in old.shape)] = old
-    # a new JPEG stage (pre.*) passes its input through as long as its head is zero, whatever its other layers hold
-    fresh = [k for k in state if k not in weights and not (k.startswith("pre.") and not k.startswith("pre.head."))]
-    problems += [f"{k}: missing and not zero-initialised" for k in fresh if state[k].any()]
+    problems += [f"{k}: missing and not zero-initialised" for k in state if k not in weights and state[k].any()]
     return problems
 
 
