@@ -13,13 +13,13 @@ train.restore_model.grow_from), so the run starts as the source network. The sou
 Each step draws batch_size random crops (random photo, position, flip and quarter turn) of the training photos'
 8-bit luminance (the fixed hash split of train.data, so the validation photos are the colorizers'). A crop's target
 is the clean crop or, with probability p_tone, the crop faded by train.degrade.tone: the restorer must leave tone
-alone. Its input is the target itself (p_clean of the crops: nothing to repair) or the target with a random
-combination of damage or one kind alone (p_alone; train.degrade.random_damage). The loss compares the restored
-crop with the target (both 0..1): the mean squared error, or each crop's RMSE or PSNR averaged (rmse_loss,
-psnr_loss). Adam; the lr decays on a cosine to lr_min_ratio x lr at `steps` (train.loop.lr_factor); an EMA of
-the weights is what is validated and exported. Validation: every group of train.restore_eval on val_images
-validation photos; best.pt keeps the best mean PSNR gain over the damaged groups among checkpoints whose clean
-and low-contrast outputs stay >= MIN_CLEAN_PSNR dB.
+alone. Its input is the target itself (p_clean of the crops: nothing to repair; with hard_clean k > 1, the one of k
+random crops that the network changes most) or the target with a random combination of damage or one kind alone
+(p_alone; train.degrade.random_damage). The loss compares the restored crop with the target (both 0..1): the mean
+squared error, or each crop's RMSE or PSNR averaged (train.losses RESTORE_LOSSES). Adam; the lr decays on a cosine
+to lr_min_ratio x lr at `steps` (train.loop.lr_factor); an EMA of the weights is what is validated and exported.
+Validation: every group of train.restore_eval on val_images validation photos; best.pt keeps the best mean PSNR gain
+over the damaged groups among checkpoints whose clean and low-contrast outputs stay >= MIN_CLEAN_PSNR dB.
 --steps N is the run's total; --minutes M bounds this call's wall time, so the run can be spread over several calls
 with --resume, which continues exactly (weights, optimiser, EMA, random streams; log rows past the checkpoint are
 dropped). RUN_DIR receives last.pt, best.pt, log.csv, loss.png and samples/ (damaged | restored | clean). Keep runs
