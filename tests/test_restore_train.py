@@ -22,8 +22,8 @@ from colorizer.restore import (
 from helpers import run, straight_and_resumed, synthetic_photo
 from train.checkpoint import load_checkpoint
 from train.degrade import ISSUE_RANGES, KINDS, Damage, apply_damage, draw, mixed_damage, random_damage, tone
-from train.losses import PSNR_EPS, RESTORE_LOSSES
-from train.restore import RestoreTrainer, load_restore_config, training_target
+from train.losses import PSNR_EPS, RESTORE_LOSSES, crop_mse
+from train.restore import RestoreTrainer, as_batch, load_restore_config, training_target
 from train.restore_eval import GROUPS, PSNR_CAP, damaged_pair, pair_rng
 
 CLEAN = synthetic_photo(np.random.default_rng(5), 150, 170).mean(axis=2).round().astype(np.uint8)
@@ -249,15 +249,14 @@ def test_hard_clean_crops_are_ones_the_network_changes_more_than_random_ones(tmp
     trainer = RestoreTrainer(cfg, photo_dir, tmp_path)
     torch.nn.init.normal_(trainer.model.head.weight, std=0.05)  # no longer the identity: crops differ in change
 
-    def change(crops: list[np.ndarray]) -> float:
-        x = torch.from_numpy(np.stack(crops)[:, None].astype(np.float32) / 255)
+    def change(x: torch.Tensor) -> float:  # the network's mean squared change of a batch
         with torch.no_grad():
-            return float((trainer.model(x) - x).square().mean())
+            return float(crop_mse(trainer.model(x), x).mean())
 
     mined = trainer.hardest_clean(24)  # each the most changed of 4
     assert len(mined) == 24 and all(c.shape == (64, 64) and c.dtype == np.uint8 for c in mined)
     rand = [training_target(trainer.bank.crop(trainer.rng, 64), trainer.cfg, trainer.rng) for _ in range(96)]
-    assert change(mined) > 1.15 * change(rand)  # seeded: 1.23; random picks would give about 1
+    assert change(as_batch(mined)) > 1.15 * change(as_batch(rand))  # seeded: 1.23; random picks would give about 1
     x, y = trainer.batch()  # the mined crops take the undamaged places: identity pairs
     assert x.shape == (4, 1, 64, 64) and torch.equal(x, y)
-    assert change([(255 * a[0].numpy()).round().astype(np.uint8) for a in x]) > 1.15 * change(rand)
+    assert change(x) > 1.15 * change(as_batch(rand))

@@ -150,6 +150,12 @@ def training_pair(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generato
     return apply_damage(target, damage, rng), target
 
 
+def as_batch(grays: list[np.ndarray]) -> torch.Tensor:
+    """Crops gray uint8 hxw (all one size) -> float32 [N,1,h,w] 0..1, channels_last (oneDNN's faster layout)."""
+    x = torch.from_numpy(np.stack(grays)[:, None].astype(np.float32) / 255)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
 class RestoreTrainer:
     """Owns the data, the network, its EMA, the optimiser and the run folder."""
 
@@ -195,8 +201,7 @@ class RestoreTrainer:
             clean = [i for i, (x, y) in enumerate(pairs) if x is y]
             for i, crop in zip(clean, self.hardest_clean(len(clean))):
                 pairs[i] = (crop, crop)
-        x, y = (torch.from_numpy(np.stack([p[k] for p in pairs])[:, None].astype(np.float32) / 255) for k in (0, 1))
-        return x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
+        return as_batch([x for x, _ in pairs]), as_batch([y for _, y in pairs])
 
     @torch.no_grad()
     def hardest_clean(self, n: int) -> list[np.ndarray]:
@@ -207,9 +212,9 @@ class RestoreTrainer:
         cands = [training_target(c, self.cfg, self.rng) for c in crops]
         if not cands:
             return []
-        x = torch.from_numpy(np.stack(cands)[:, None].astype(np.float32) / 255)
+        x = as_batch(cands)
         self.model.eval()
-        change = crop_mse(self.model(x.contiguous(memory_format=torch.channels_last)), x).view(n, k)
+        change = crop_mse(self.model(x), x).view(n, k)
         return [cands[i * k + int(j)] for i, j in enumerate(change.argmax(1))]
 
     def train_step(self) -> dict:
