@@ -3,8 +3,8 @@
     python -m train.restore --data DIR --out RUN_DIR [--config FILE] [--steps N | --minutes M] [--resume]
                             [--threads T] [--init-from CHECKPOINT]
 
-For instance, the first part of the shipped run (the rest: train/configs/restore2_b.toml):
-    python -m train.restore --config train/configs/restore2_a.toml --data ../shared/data/photos --out ~/runs/restore2_a
+For instance, the first part of the shipped run (the rest: train/configs/restore4_b.toml, restore4_c.toml):
+    python -m train.restore --config train/configs/restore3_a.toml --data ../shared/data/photos --out ~/runs/restore3_a
 --init-from CHECKPOINT starts from another restorer run's weights and goes on from its step; the network may be
 grown (layers that start at zero, RestoreUNet's global_context and gate, or wider levels:
 train.restore_model.grow_from), so the run starts as the source network. The source may be an exported restorer
