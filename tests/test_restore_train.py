@@ -244,6 +244,19 @@ def test_init_from_widens_the_network_as_the_same_function_and_refuses_a_narrowe
         RestoreTrainer(cfg, photo_dir, tmp_path / "c")
 
 
+def test_bfloat16_training_follows_the_float32_run_and_keeps_float32_weights(tmp_path, photo_dir):
+    losses, trainers = {}, {}
+    for bf16 in (False, True):  # the same seed: the same crops, damage and initial weights
+        trainers[bf16] = RestoreTrainer(
+            load_restore_config(None, **TINY | {"bf16": bf16}), photo_dir, tmp_path / f"{bf16}"
+        )
+        losses[bf16] = [trainers[bf16].train_step()["loss"] for _ in range(4)]
+    assert losses[True] == pytest.approx(losses[False], rel=0.02)
+    assert losses[True][1:] != losses[False][1:]  # autocast was on (step 0 is the identity network in both)
+    tensors = [*trainers[True].model.state_dict().values(), *trainers[True].ema.state_dict().values()]
+    assert all(t.dtype == torch.float32 for t in tensors)
+
+
 def test_hard_clean_crops_are_ones_the_network_changes_more_than_random_ones(tmp_path, photo_dir):
     cfg = load_restore_config(None, **TINY | {"hard_clean": 4, "p_clean": 1.0})  # every crop undamaged, mined
     trainer = RestoreTrainer(cfg, photo_dir, tmp_path)
