@@ -17,6 +17,7 @@ from train.checkpoint import load_checkpoint
 from train.config import load_config
 from train.efficientnet import EfficientNetLite
 from train.loop import Trainer
+from train.restore import load_restore_config
 
 META_KEYS = {"contract", "kind", "arch", "arch_args", "render_size", "size_multiple", "train_data", "train_steps",
              "train_seconds", "git_commit", "val_metrics"}  # fmt: skip
@@ -245,4 +246,11 @@ COLORIZER_CONFIGS = sorted(p for p in (ROOT / "train" / "configs").glob("*.toml"
 def test_every_config_in_the_repository_loads(path):
     cfg = load_config(path)  # unknown keys or values are an error
     assert cfg.model == path.stem.split("_")[0]  # cnn*.toml train a CNN, gan*.toml a GAN
+    assert f"--config train/configs/{path.name}" in path.read_text()  # its header shows the command
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "train" / "configs").glob("restore*.toml")), ids=lambda p: p.name)
+def test_every_restorer_config_in_the_repository_loads(path):
+    cfg = load_restore_config(path)  # unknown keys are an error
+    assert cfg.arch == "RestoreUNet" and cfg.steps > 0
     assert f"--config train/configs/{path.name}" in path.read_text()  # its header shows the command
