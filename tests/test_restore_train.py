@@ -21,18 +21,30 @@ from colorizer.restore import (
 )
 from helpers import run, straight_and_resumed, synthetic_photo
 from train.checkpoint import load_checkpoint
-from train.degrade import ISSUE_RANGES, KINDS, Damage, apply_damage, draw, mixed_damage, random_damage, tone
+from train.degrade import (
+    ISSUE_RANGES,
+    KINDS,
+    TRAIN_KINDS,
+    TRAIN_RANGES,
+    Damage,
+    apply_damage,
+    draw,
+    mixed_damage,
+    random_damage,
+    tone,
+)
 from train.losses import PSNR_EPS, RESTORE_LOSSES, crop_mse
-from train.restore import RestoreTrainer, as_batch, load_restore_config, training_target
+from train.restore import RestoreTrainer, as_batch, load_restore_config, training_pair, training_target
 from train.restore_eval import GROUPS, PSNR_CAP, damaged_pair, pair_rng
 
 CLEAN = synthetic_photo(np.random.default_rng(5), 150, 170).mean(axis=2).round().astype(np.uint8)
-RANDOM_KINDS = ("noise", "grain", "dust", "scratches")  # blur and JPEG draw nothing once their strength is set
+RANDOM_KINDS = ("noise", "grain", "dust", "scratches", "cracks")  # blur and JPEG draw nothing beyond a strength
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", TRAIN_KINDS)
 def test_each_damage_is_deterministic_for_a_seed(kind):
-    strength = ISSUE_RANGES[kind][1] * (300 if kind == "dust" else 1)  # dense dust: some spots on a small photo
+    # the issue's strongest (cracks: training's); dense dust, so that a small photo gets some spots
+    strength = (TRAIN_RANGES | ISSUE_RANGES)[kind][1] * (300 if kind == "dust" else 1)
     damage = Damage(**{kind: strength})
     a, b = (apply_damage(CLEAN, damage, np.random.default_rng(3)) for _ in range(2))
     assert a.dtype == np.uint8 and a.shape == CLEAN.shape
@@ -86,6 +98,34 @@ def test_scale_makes_the_same_damage_larger():
     s2 = apply_damage(big, Damage(scratches=3, scale=2.0), np.random.default_rng(0))
     # the same paths, twice as long and twice as wide: about 4 times the pixels (2 times if only longer)
     assert np.sum(s2 != big) > 3 * np.sum(s1 != CLEAN)
+
+
+def test_a_sharpened_scan_fringes_its_damage_and_its_target_alike():
+    flat = np.full((96, 96), 128, np.uint8)
+    for seed in range(4):  # one scratch, light or dark: sharpened, it has fringes of the other sign beside it
+        plain = apply_damage(flat, Damage(scratches=1), np.random.default_rng(seed)).astype(int)
+        sharp = apply_damage(flat, Damage(scratches=1, sharpen=2.0), np.random.default_rng(seed)).astype(int)
+        assert plain.min() == 128 or plain.max() == 128
+        assert sharp.min() < 128 < sharp.max()
+    # training: the target is the photo sharpened as its damaged input was; an undamaged crop is that target
+    cfg = load_restore_config(None, p_sharpen=1.0, p_tone=0.0, p_clean=0.0, p_each=1.0, kinds=["scratches"])
+    damaged, target = training_pair(CLEAN, cfg, np.random.default_rng(0))
+    laplace = lambda g: np.abs(np.diff(g.astype(float), 2, axis=1)).mean()  # noqa: E731
+    assert laplace(target) > 1.1 * laplace(CLEAN) and not np.array_equal(damaged, target)
+    clean_in, clean_target = training_pair(CLEAN, replace(cfg, p_clean=1.0), np.random.default_rng(0))
+    assert clean_in is clean_target and laplace(clean_target) > 1.1 * laplace(CLEAN)
+    assert np.array_equal(training_pair(CLEAN, replace(cfg, p_sharpen=0.0), np.random.default_rng(0))[1], CLEAN)
+
+
+def test_local_damage_stays_in_a_box_and_leaves_the_rest_of_the_crop_clean():
+    cfg = load_restore_config(None, p_local=1.0, p_tone=0.0, p_clean=0.0, p_each=1.0, kinds=["noise", "cracks"])
+    spans = []
+    for seed in range(8):  # noise covers a whole photo: never local; cracks stay inside a box of <= 60 % a side
+        damaged, target = training_pair(CLEAN, cfg, np.random.default_rng(seed))
+        ys, xs = np.nonzero(damaged != target)
+        if len(ys):
+            spans.append((np.ptp(ys) + 1) / CLEAN.shape[0] + (np.ptp(xs) + 1) / CLEAN.shape[1])
+    assert len(spans) >= 6 and max(spans) <= 1.2
 
 
 # ---- the library's tiling arithmetic, with stand-in networks ------------------------------------------------
@@ -165,6 +205,9 @@ def test_measurement_script_writes_every_group_and_the_old_prints_sheet(tmp_path
     old = tmp_path / "old"
     old.mkdir()
     Image.fromarray(synthetic_photo(np.random.default_rng(0), 90, 70)).save(old / "bopbtl_x.png")
+    cracked = np.full((400, 520, 3), 60, np.uint8)  # a dark print with a light crack across the patch it reads
+    cracked[250:330, 430:433] = 200
+    Image.fromarray(cracked).save(old / "bopbtl_a.jpg", quality=95)
     out, sheet = tmp_path / "eval", tmp_path / "sheet.png"
     run("-m", "train.restore_eval", str(tmp_path / "run" / "last.pt"), "--data", str(photo_dir), "--limit", "3",
         "--out", str(out), "--old-photos", str(old), "--sheet", str(sheet))  # fmt: skip
@@ -174,6 +217,10 @@ def test_measurement_script_writes_every_group_and_the_old_prints_sheet(tmp_path
         assert r["n"] == 3 and set(r) >= {"psnr_in", "psnr_out", "ssim_in", "ssim_out", "gain"}
         assert (r["psnr_in"] == PSNR_CAP) == (group in ("clean", "low_contrast"))
     assert Image.open(sheet).size[0] > 4 * 90
+    changed = results["old_prints"]["bopbtl_x"]
+    assert 0 <= changed["over_2_pct"] <= changed["changed_pct"] <= 100
+    assert -100 < results["real_cracks_removed_pct"] < 100  # a 4-step network: neither all nor nothing
+    assert results["real_cracks_removed_pct"] != 0
 
 
 def test_init_from_grows_the_context_and_the_gate_and_the_export_keeps_any_size(tmp_path, photo_dir):

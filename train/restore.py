@@ -13,7 +13,9 @@ train.restore_model.grow_from), so the run starts as the source network. The sou
 Each step draws batch_size random crops (random photo, position, flip and quarter turn) of the training photos'
 8-bit luminance (the fixed hash split of train.data, so the validation photos are the colorizers'). A crop's target
 is the clean crop or, with probability p_tone, the crop faded by train.degrade.tone: the restorer must leave tone
-alone. Its input is the target itself (p_clean of the crops: nothing to repair; with hard_clean k > 1, the one of k
+alone; with probability p_sharpen, the target and its damaged input are both sharpened as a scan often is
+(train.degrade.sharpen, after the damage, so that scratches and dust get the dark fringes they have on real scans).
+Its input is the target itself (p_clean of the crops: nothing to repair; with hard_clean k > 1, the one of k
 random crops that the network changes most) or the target with a random combination of damage or one kind alone
 (p_alone; train.degrade.random_damage). The loss compares the restored crop with the target (both 0..1): the mean
 squared error, or each crop's RMSE or PSNR averaged (train.losses RESTORE_LOSSES). Adam; the lr decays on a cosine
@@ -34,7 +36,7 @@ import argparse
 import copy
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +50,7 @@ from train import report
 from train.__main__ import add_run_arguments
 from train.checkpoint import colorizer_weights, git_commit, load_checkpoint, save_atomic
 from train.data import load_rgb, split_photos
-from train.degrade import KINDS, apply_damage, random_damage, tone
+from train.degrade import KINDS, LOCAL_KINDS, Damage, apply_damage, random_damage, tone
 from train.loop import drop_rows_after, lr_factor, progress, resume_progress
 from train.losses import RESTORE_LOSSES, crop_mse
 from train.predict import torch_predict
@@ -85,6 +87,16 @@ class RestoreConfig:
     # each undamaged crop is the one the network changes most of this many random ones (1 = a random one): the
     # clean photos it damages have thin natural lines (stems, legs) it erases as scratches, rare among random crops
     hard_clean: int = 1
+    # scans sharpened by an unsharp mask, input and target alike (train.degrade.sharpen): the share of crops, and
+    # the ranges of the mask's amount and radius (px). The scratches on the real print bopbtl_a have the dark
+    # fringes of a sharpened scan, and a restorer trained without them leaves them there.
+    p_sharpen: float = 0.0
+    sharpen: list = field(default_factory=lambda: [0.5, 2.5])
+    sharpen_radius: list = field(default_factory=lambda: [0.7, 1.5])
+    # damaged crops whose damage is local only (dust, scratches, cracks) and confined to a random rectangle, the
+    # rest of the crop clean: a real print's cracks lie in one corner of a photo that is clean elsewhere, and a
+    # network that judges the photo as a whole (global_context, gate) learnt to leave such a photo untouched
+    p_local: float = 0.0
     # optimisation
     # mse: PSNR's own loss. With l1 a run learnt nothing of scratches in 200 steps (0.0 dB, against +1.2 dB with
     # mse): the sign gradients of the many undamaged pixels outweigh the few, large errors of sparse damage.
@@ -140,19 +152,44 @@ class GrayBank:
         return np.ascontiguousarray(c[:, ::-1] if rng.random() < 0.5 else c)
 
 
+def training_photo(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generator) -> tuple[np.ndarray, Damage]:
+    """A crop's photo before damage, gray uint8 HxW (the clean crop or, with probability p_tone, the crop faded),
+    and its scan: with probability p_sharpen a Damage with only the unsharp mask set, else no Damage at all."""
+    photo = tone(clean, rng) if rng.random() < cfg.p_tone else clean
+    if cfg.p_sharpen and rng.random() < cfg.p_sharpen:  # drawn only when set: older configs keep their streams
+        return photo, Damage(sharpen=rng.uniform(*cfg.sharpen), sharpen_radius=rng.uniform(*cfg.sharpen_radius))
+    return photo, Damage()
+
+
 def training_target(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generator) -> np.ndarray:
-    """A crop's target, gray uint8 HxW: the clean crop or, with probability p_tone, the crop faded."""
-    return tone(clean, rng) if rng.random() < cfg.p_tone else clean
+    """A crop's undamaged target, gray uint8 HxW: its photo as scanned (training_photo)."""
+    photo, scan = training_photo(clean, cfg, rng)
+    return apply_damage(photo, scan, rng)
 
 
 def training_pair(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(damaged input, target) gray uint8 HxW for one crop, as the module docstring describes; an undamaged crop
     is returned as (target, target), the same array twice."""
-    target = training_target(clean, cfg, rng)
+    photo, scan = training_photo(clean, cfg, rng)
+    target = apply_damage(photo, scan, rng)
     if rng.random() < cfg.p_clean:
         return target, target
+    if cfg.p_local and rng.random() < cfg.p_local:  # drawn only when set: older configs keep their streams
+        kinds = [k for k in cfg.kinds if k in LOCAL_KINDS]
+        damage = random_damage(rng, cfg.p_each, kinds=kinds, p_kind=cfg.p_kind)
+        damaged = apply_damage(photo, replace(damage, sharpen=scan.sharpen, sharpen_radius=scan.sharpen_radius), rng)
+        return np.where(random_box(target.shape, rng), damaged, target), target
     damage = random_damage(rng, cfg.p_each, kinds=cfg.kinds, p_kind=cfg.p_kind, p_alone=cfg.p_alone)
-    return apply_damage(target, damage, rng), target
+    return apply_damage(photo, replace(damage, sharpen=scan.sharpen, sharpen_radius=scan.sharpen_radius), rng), target
+
+
+def random_box(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """bool HxW, True inside a random rectangle whose sides are 15..60 % of the crop's."""
+    box = np.zeros(shape, bool)
+    (h, w), (fy, fx) = shape, rng.uniform(0.15, 0.6, 2)
+    y, x = rng.integers(0, h - int(fy * h) + 1), rng.integers(0, w - int(fx * w) + 1)
+    box[y : y + int(fy * h), x : x + int(fx * w)] = True
+    return box
 
 
 def as_batch(grays: list[np.ndarray]) -> torch.Tensor:

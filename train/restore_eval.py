@@ -8,7 +8,10 @@ For instance, on the validation split the colorizers use:
 
 Each photo's 8-bit luminance gets a fixed damage per group (numpy seed [S, photo index, group index], so the
 set is the same on every run): one group per damage kind at the issue's strengths (train.degrade.ISSUE_RANGES),
-`dust_dense` (200..1000 spots per megapixel, as on the scanned prints), `mixed` (2 to 4 kinds at once), and two
+`dust_dense` (200..1000 spots per megapixel, as on the scanned prints), `mixed` (2 to 4 kinds at once), `cracks`
+(2..20 short ragged cracks, the kind of scratches the real print bopbtl_a has; not among the issue's),
+`sharpened` (mixed damage on a scan sharpened after it by an unsharp mask, as scans often are; its target is
+the photo sharpened alike), and two
 undamaged groups the model must leave alone: `clean` and `low_contrast` (the photo faded by
 train.degrade.tone; its target is itself). Per group: PSNR and SSIM (scikit-image, peak 255) of the damaged
 input and of the restored output against the clean original, averaged over photos; an output identical to its
@@ -17,7 +20,9 @@ target counts as PSNR_CAP dB. A .pt checkpoint runs in PyTorch, an .onnx file th
 scales the damage with it (a scan K times larger); --work-size overrides the model's working resolution
 (0 = full resolution), to measure what the working resolution does. Writes OUT/results.md and OUT/results.json
 and prints the table. --old-photos DIR --sheet PATH: before/after of the real prints DIR/bopbtl_* (whole
-photo, then a 2x crop of its centre) as one PNG, for looking at, not committing.
+photo, then a 2x crop of its centre) as one PNG, for looking at, not committing; and two figures, since the
+prints have no clean original: the share of each print's pixels the restorer changes, and how much of
+bopbtl_a's real cracks it removes when they are added to the first 30 photos (real_cracks_removed).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from scipy.ndimage import binary_dilation, median_filter
 from skimage.metrics import structural_similarity
 from tqdm import tqdm
 
@@ -47,8 +53,10 @@ from train.predict import torch_predict
 from train.report import image_sheet
 from train.restore_model import restorer_from_checkpoint
 
-GROUPS = ("clean", "low_contrast", *KINDS, "dust_dense", "mixed")
+GROUPS = ("clean", "low_contrast", *KINDS, "dust_dense", "mixed", "cracks", "sharpened")  # new ones last: pair_rng
 DENSE_DUST = (200, 1000)  # spots per megapixel
+CRACKS = (2, 20)  # short ragged cracks per photo (train.degrade.cracks): not the issue's, the real prints' scratches
+SHARPEN = (0.5, 2.0)  # unsharp-mask amount of the `sharpened` group's scans (radius 1 px)
 PSNR_CAP = 60.0  # dB given to an output identical to its target (PSNR is infinite there)
 Restore = Callable[[np.ndarray], np.ndarray]  # gray uint8 HxW -> restored gray uint8 HxW
 
@@ -60,17 +68,23 @@ def damaged_pair(gray: np.ndarray, group: str, rng: np.random.Generator, scale: 
     if group == "low_contrast":
         faded = tone(gray, rng)
         return faded, faded
+    if group == "sharpened":  # the scan sharpened after its damage, and so the target too
+        damage = replace(mixed_damage(rng), sharpen=rng.uniform(*SHARPEN), scale=scale)
+        return apply_damage(gray, Damage(sharpen=damage.sharpen, scale=scale), rng), apply_damage(gray, damage, rng)
     if group == "mixed":
         damage = mixed_damage(rng)
     elif group == "dust_dense":
         damage = Damage(dust=draw("dust", rng, {"dust": DENSE_DUST}))
+    elif group == "cracks":
+        damage = Damage(cracks=draw("cracks", rng, {"cracks": CRACKS}))
     else:
         damage = Damage(**{group: draw(group, rng, ISSUE_RANGES)})
     return gray, apply_damage(gray, replace(damage, scale=scale), rng)
 
 
 def pair_rng(seed: int, photo: int, group: str) -> np.random.Generator:
-    """The fixed random stream of one photo's damage in one group."""
+    """The fixed random stream of one photo's damage in one group (seeded by the group's index in GROUPS: a new
+    group goes at the end, so that the others keep their damaged sets and old figures stay comparable)."""
     return np.random.default_rng([seed, photo, GROUPS.index(group)])
 
 
@@ -143,17 +157,59 @@ def load_restore(path: Path, work_size: int | None) -> tuple[Restore, dict]:
     return (lambda g: restore_scaled(g, *args)), {"model": str(path), "step": ck["step"]}
 
 
-def old_photo_sheet(folder: Path, restore: Restore, out: Path, height: int = 360) -> None:
-    """Before / after of each DIR/bopbtl_* print: the whole photo, then its centre at 2x (PNG, rows of 4)."""
-    rows = []
+def old_photo_sheet(folder: Path, restore: Restore, out: Path, height: int = 360) -> dict[str, dict]:
+    """Before / after of each DIR/bopbtl_* print: the whole photo, then its centre at 2x (PNG, rows of 4). Returns,
+    per print, the share (%) of its pixels the restorer changes at all and by more than 2 levels: the prints have
+    no clean original, and a restorer that leaves one untouched shows it here before anyone looks at the sheet."""
+    rows, changed = [], {}
     for f in sorted(folder.glob("bopbtl_*")):
         before = to_gray(open_image(f))
         after = restore(before)
+        diff = np.abs(after.astype(np.int16) - before)
+        changed[f.stem] = {"changed_pct": 100 * float(np.mean(diff > 0)), "over_2_pct": 100 * float(np.mean(diff > 2))}
         h, w = before.shape
         y, x, s = h // 2 - h // 6, w // 2 - w // 6, min(h, w) // 3
         crops = [a[y : y + s, x : x + s] for a in (before, after)]
         rows.append([gray_to_rgb(a) for a in (before, after, *crops)])
     image_sheet(rows, out, height)
+    return changed
+
+
+CRACK_PATCH = np.s_[220:360, 380:492]  # rows, columns of bopbtl_a with its worst cracks (140 x 112 px)
+
+
+def real_cracks_removed(crack_print: Path, grays: list[np.ndarray], restore: Restore) -> float | None:
+    """The share (%) of bopbtl_a's real cracks that the restorer removes when they are moved onto clean photos
+    (gray uint8 HxW; those smaller than the patch are skipped, None if all are). The cracks: where the patch is
+    more than 25 levels above its 9x9 median, grown by a pixel (light core and dark fringe), added to the middle
+    of each photo; then the mean |restored - clean| over them is compared with the added one. The prints have no
+    clean original: this is their damage with one."""
+    patch = to_gray(open_image(crack_print))[CRACK_PATCH].astype(np.float32)
+    layer = patch - median_filter(patch, 9)
+    where = binary_dilation(layer > 25)
+    layer = np.where(where, layer, 0)
+    removed = []
+    for gray in (g for g in grays if g.shape[0] >= layer.shape[0] and g.shape[1] >= layer.shape[1]):
+        y, x = (gray.shape[0] - layer.shape[0]) // 2, (gray.shape[1] - layer.shape[1]) // 2
+        box = np.s_[y : y + layer.shape[0], x : x + layer.shape[1]]
+        damaged = gray.astype(np.float32)
+        damaged[box] += layer
+        damaged = np.clip(np.rint(damaged), 0, 255).astype(np.uint8)
+        clean, before, after = (a[box][where].astype(np.float32) for a in (gray, damaged, restore(damaged)))
+        removed.append(1 - np.abs(after - clean).mean() / np.abs(before - clean).mean())
+    return 100 * float(np.mean(removed)) if removed else None
+
+
+def old_print_figures(folder: Path, sheet: Path, grays: list[np.ndarray], restore: Restore) -> dict:
+    """The real prints' sheet (old_photo_sheet) and figures (the share changed, real_cracks_removed on the first 30
+    of grays), printed and returned for the JSON."""
+    changed = old_photo_sheet(folder, restore, sheet)
+    for name, c in changed.items():
+        print(f"{name}: {c['changed_pct']:.1f} % of pixels changed, {c['over_2_pct']:.2f} % by more than 2 levels")
+    crack_print = folder / "bopbtl_a.jpg"
+    removed = real_cracks_removed(crack_print, grays[:30], restore) if crack_print.exists() else None
+    print("bopbtl_a's real cracks moved onto clean photos: " + ("-" if removed is None else f"{removed:.1f} % removed"))
+    return {"old_prints": changed, "real_cracks_removed_pct": removed}
 
 
 def main() -> None:
@@ -180,11 +236,12 @@ def main() -> None:
     (args.out / "results.md").write_text(table)
     about |= {"data": f"{args.data}: {len(files)} photos", "seed": args.seed, "scale": args.scale,
               "work_size": args.work_size, "seconds": round(seconds, 1)}  # fmt: skip
-    (args.out / "results.json").write_text(json.dumps({"about": about, "groups": results}, indent=2) + "\n")
+    report = {"about": about, "groups": results}
     print(table + f"\nwritten to {args.out}/ (results.md, results.json)")
     if args.old_photos and args.sheet:
-        old_photo_sheet(args.old_photos, restore, args.sheet)
+        report |= old_print_figures(args.old_photos, args.sheet, grays, restore)
         print(f"old prints: {args.sheet}")
+    (args.out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":
