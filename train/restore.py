@@ -174,13 +174,13 @@ def training_pair(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generato
     target = apply_damage(photo, scan, rng)
     if rng.random() < cfg.p_clean:
         return target, target
-    if cfg.p_local and rng.random() < cfg.p_local:  # drawn only when set: older configs keep their streams
-        kinds = [k for k in cfg.kinds if k in LOCAL_KINDS]
-        damage = random_damage(rng, cfg.p_each, kinds=kinds, p_kind=cfg.p_kind)
-        damaged = apply_damage(photo, replace(damage, sharpen=scan.sharpen, sharpen_radius=scan.sharpen_radius), rng)
-        return np.where(random_box(target.shape, rng), damaged, target), target
-    damage = random_damage(rng, cfg.p_each, kinds=cfg.kinds, p_kind=cfg.p_kind, p_alone=cfg.p_alone)
-    return apply_damage(photo, replace(damage, sharpen=scan.sharpen, sharpen_radius=scan.sharpen_radius), rng), target
+    local = cfg.p_local and rng.random() < cfg.p_local  # drawn only when set: older configs keep their streams
+    if local:  # dust, scratches and cracks only, in a box
+        damage = random_damage(rng, cfg.p_each, kinds=[k for k in cfg.kinds if k in LOCAL_KINDS], p_kind=cfg.p_kind)
+    else:
+        damage = random_damage(rng, cfg.p_each, kinds=cfg.kinds, p_kind=cfg.p_kind, p_alone=cfg.p_alone)
+    damaged = apply_damage(photo, replace(damage, sharpen=scan.sharpen, sharpen_radius=scan.sharpen_radius), rng)
+    return (np.where(random_box(target.shape, rng), damaged, target) if local else damaged), target
 
 
 def random_box(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
