@@ -152,26 +152,28 @@ class GrayBank:
         return np.ascontiguousarray(c[:, ::-1] if rng.random() < 0.5 else c)
 
 
-def training_photo(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generator) -> tuple[np.ndarray, Damage]:
-    """A crop's photo before damage, gray uint8 HxW (the clean crop or, with probability p_tone, the crop faded),
-    and its scan: with probability p_sharpen a Damage with only the unsharp mask set, else no Damage at all."""
+def training_photo(
+    clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(photo, target, scan) of one crop: the photo before damage, gray uint8 HxW (the clean crop or, with
+    probability p_tone, the crop faded); the target, that photo as scanned (with probability p_sharpen
+    sharpened, else the photo itself); and the scan's sharpening as Damage fields ({} if none)."""
     photo = tone(clean, rng) if rng.random() < cfg.p_tone else clean
     if cfg.p_sharpen and rng.random() < cfg.p_sharpen:  # drawn only when set: older configs keep their streams
-        return photo, Damage(sharpen=rng.uniform(*cfg.sharpen), sharpen_radius=rng.uniform(*cfg.sharpen_radius))
-    return photo, Damage()
+        scan = {"sharpen": rng.uniform(*cfg.sharpen), "sharpen_radius": rng.uniform(*cfg.sharpen_radius)}
+        return photo, apply_damage(photo, Damage(**scan), rng), scan
+    return photo, photo, {}
 
 
 def training_target(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generator) -> np.ndarray:
-    """A crop's undamaged target, gray uint8 HxW: its photo as scanned (training_photo)."""
-    photo, scan = training_photo(clean, cfg, rng)
-    return apply_damage(photo, scan, rng)
+    """A crop's undamaged target, gray uint8 HxW (training_photo)."""
+    return training_photo(clean, cfg, rng)[1]
 
 
 def training_pair(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(damaged input, target) gray uint8 HxW for one crop, as the module docstring describes; an undamaged crop
     is returned as (target, target), the same array twice."""
-    photo, scan = training_photo(clean, cfg, rng)
-    target = apply_damage(photo, scan, rng)
+    photo, target, scan = training_photo(clean, cfg, rng)
     if rng.random() < cfg.p_clean:
         return target, target
     local = cfg.p_local and rng.random() < cfg.p_local  # drawn only when set: older configs keep their streams
@@ -179,7 +181,7 @@ def training_pair(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generato
         damage = random_damage(rng, cfg.p_each, kinds=[k for k in cfg.kinds if k in LOCAL_KINDS], p_kind=cfg.p_kind)
     else:
         damage = random_damage(rng, cfg.p_each, kinds=cfg.kinds, p_kind=cfg.p_kind, p_alone=cfg.p_alone)
-    damaged = apply_damage(photo, replace(damage, sharpen=scan.sharpen, sharpen_radius=scan.sharpen_radius), rng)
+    damaged = apply_damage(photo, replace(damage, **scan), rng)
     return (np.where(random_box(target.shape, rng), damaged, target) if local else damaged), target
 
 
