@@ -27,9 +27,11 @@ from train.degrade import (
     TRAIN_KINDS,
     TRAIN_RANGES,
     Damage,
+    add_print_damage,
     apply_damage,
     draw,
     mixed_damage,
+    print_damage,
     random_damage,
     tone,
 )
@@ -128,6 +130,32 @@ def test_local_damage_stays_in_a_box_and_leaves_the_rest_of_the_crop_clean():
     assert len(spans) >= 6 and max(spans) <= 1.2
 
 
+def cracked_print() -> np.ndarray:
+    """A stand-in scanned print, gray uint8 120x100: textured mid-gray with a long light crack 2 px wide (rows
+    60-61), a wide light square (rows 10-39, columns 10-39) and a light speck of 3x3 px (rows 90-92, columns 80-82)."""
+    g = (110 + np.random.default_rng(1).normal(0, 3, (120, 100))).round()
+    g[60:62, 5:95] += 80
+    g[10:40, 10:40] += 80
+    g[90:93, 80:83] += 80
+    return g.clip(0, 255).astype(np.uint8)
+
+
+def test_a_prints_damage_layer_takes_its_cracks_and_leaves_its_picture():
+    layer = print_damage(cracked_print())
+    assert layer.dtype == np.float32 and layer.shape == (120, 100)
+    assert (layer[60:62, 10:90] > 70 / 255).all()  # the crack, nearly all its 80 levels
+    assert not layer[:45, :45].any() and not layer[85:, 75:].any()  # wide (the square) or short (the speck)
+    assert np.abs(layer[:, :5]).max() < 10 / 255 and np.abs(layer[56:59]).max() < 10 / 255  # texture, ~0 on avg
+    # added to another photo at a random place, turn and mirror: the same for a seed, tiled where it is smaller
+    x = np.full((128, 256), 0.4, np.float32)
+    a, b = (add_print_damage(x, [layer], np.random.default_rng(2)) for _ in range(2))
+    assert np.array_equal(a, b) and a.shape == x.shape and (a - x).max() > 40 / 255
+    assert not np.array_equal(a, add_print_damage(x, [layer], np.random.default_rng(3)))
+    cfg = load_restore_config(None, p_prints=1.0, p_tone=0.0, p_clean=0.0, p_each=0.0)  # prints' cracks alone
+    damaged, target = training_pair(CLEAN, cfg, np.random.default_rng(0), [layer])
+    assert target is not damaged and np.array_equal(target, CLEAN) and (damaged.astype(int) - CLEAN).max() > 40
+
+
 # ---- the library's tiling arithmetic, with stand-in networks ------------------------------------------------
 
 
@@ -187,7 +215,10 @@ TINY = {"steps": 4, "eval_every": 3, "ckpt_every": 2, "val_images": 2, "val_perc
 
 
 def test_resume_continues_exactly(tmp_path, photo_dir):
-    cfg = load_restore_config(None, **TINY)
+    Image.fromarray(cracked_print()).save(tmp_path / "print.png")  # and the random stream of real prints' cracks
+    cfg = load_restore_config(None, **TINY, damage_prints=[str(tmp_path / "print.png")], p_prints=0.5)
+    with pytest.raises(ValueError, match="damage_prints"):
+        RestoreTrainer(replace(cfg, damage_prints=[]), photo_dir, tmp_path / "none")
     straight, resumed = straight_and_resumed(lambda out, resume: RestoreTrainer(cfg, photo_dir, out, resume), tmp_path)
     for part in ("model", "ema"):
         ours, reference = getattr(resumed, part).state_dict(), getattr(straight, part).state_dict()

@@ -12,7 +12,9 @@ the strengths the issue asks for (ISSUE_RANGES; 8-bit levels, pixels):
 Training draws wider ranges (TRAIN_RANGES): denser dust, so that a 128 px crop sees some; and it knows one kind
 more (TRAIN_KINDS), short cracks: the scratches of a real print (bopbtl_a) are not the long, even lines above but
 many short, ragged ones, 1..4 px wide along their length, often branched, mostly light where the emulsion has
-flaked off. A restorer trained on the issue's scratches alone leaves them all in place.
+flaked off. A restorer trained on the issue's scratches alone leaves them all in place. Nor do drawn cracks
+teach it the real ones, so training can also add real cracks: `print_damage` lifts them off a scanned print
+(e.g. the heavily cracked bopbtl_b and bopbtl_d) as a layer, and `add_print_damage` adds a window of it.
 They are applied in the order a print meets them: grain (in the emulsion), dust and scratches (on the surface),
 blur (the scanner's optics), noise (its sensor), sharpening (its software), JPEG (the file). `Damage.scale`
 multiplies every size in pixels (and divides the dust density by its square): the same damage on a photo scanned
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
+from scipy import ndimage
 from scipy.ndimage import gaussian_filter
 
 KINDS = ("noise", "grain", "blur", "jpeg", "dust", "scratches")  # the issue's kinds: the evaluation's groups
@@ -203,6 +206,32 @@ def cracks(x: np.ndarray, count: int, rng: np.random.Generator, scale: float = 1
                 draw.line([tuple(p), tuple(q)], fill=255, width=width)
         out = _blend(out, _downsampled(mask, (h, w)), rng.random() < 0.8, rng.uniform(0.4, 1.0))
     return out
+
+
+def print_damage(gray: np.ndarray, threshold: float = 25.0, min_length: int = 16) -> np.ndarray:
+    """The cracks of a real scanned print as a layer to add to other photos: gray uint8 HxW -> float32 HxW, the
+    print's difference from its 11 px median (0..1 scale, about -0.5..0.8) where it has thin light structures,
+    0 elsewhere. Thin and light: more than `threshold` 8-bit levels above the print's grey opening over 7x7 px
+    (a flake up to 6 px wide); in connected pieces at least `min_length` px long or high, so that eyes, lips and
+    buttons mostly stay out; grown by 2 px to take the dark fringes of the scan's sharpening along."""
+    g = gray.astype(np.float32)
+    thin = g - ndimage.grey_opening(g, size=(7, 7)) > threshold
+    labels, _ = ndimage.label(thin, structure=np.ones((3, 3)))
+    long = [max(s.stop - s.start for s in box) >= min_length for box in ndimage.find_objects(labels)]
+    mask = ndimage.binary_dilation(np.r_[False, long][labels], iterations=2)
+    return np.where(mask, (g - ndimage.median_filter(g, size=11)) / 255.0, 0.0).astype(np.float32)
+
+
+def add_print_damage(x: np.ndarray, layers: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """float32 HxW 0..1 plus a window of one of `layers` (print_damage), at a random place, quarter turn and
+    mirror, times 0.6..1.2 (not clipped); a layer smaller than x is tiled with its mirror image."""
+    layer = np.rot90(layers[rng.integers(len(layers))], int(rng.integers(4)))
+    layer = layer[:, ::-1] if rng.random() < 0.5 else layer
+    h, w = x.shape
+    if layer.shape[0] < h or layer.shape[1] < w:
+        layer = np.pad(layer, ((0, max(0, h - layer.shape[0])), (0, max(0, w - layer.shape[1]))), mode="symmetric")
+    y0, x0 = rng.integers(layer.shape[0] - h + 1), rng.integers(layer.shape[1] - w + 1)
+    return x + layer[y0 : y0 + h, x0 : x0 + w] * np.float32(rng.uniform(0.6, 1.2))
 
 
 def apply_damage(gray: np.ndarray, damage: Damage, rng: np.random.Generator) -> np.ndarray:

@@ -50,7 +50,18 @@ from train import report
 from train.__main__ import add_run_arguments
 from train.checkpoint import colorizer_weights, git_commit, load_checkpoint, save_atomic
 from train.data import load_rgb, split_photos
-from train.degrade import KINDS, LOCAL_KINDS, Damage, apply_damage, random_damage, tone
+from train.degrade import (
+    KINDS,
+    LOCAL_KINDS,
+    Damage,
+    add_print_damage,
+    apply_damage,
+    print_damage,
+    random_damage,
+    to_float,
+    to_uint8,
+    tone,
+)
 from train.loop import drop_rows_after, lr_factor, progress, resume_progress
 from train.losses import RESTORE_LOSSES, crop_mse
 from train.predict import torch_predict
@@ -97,6 +108,11 @@ class RestoreConfig:
     # rest of the crop clean: a real print's cracks lie in one corner of a photo that is clean elsewhere, and a
     # network that judges the photo as a whole (global_context, gate) learnt to leave such a photo untouched
     p_local: float = 0.0
+    # real damage: the cracks of these scanned prints (train.degrade.print_damage; paths, e.g. the heavily cracked
+    # bopbtl_b and bopbtl_d of ../shared/data/old_photos) added to p_prints of the damaged crops before their other
+    # damage. Synthetic cracks alone taught the restorer to leave the real ones of bopbtl_a (docs/restoration.md).
+    damage_prints: list = field(default_factory=list)
+    p_prints: float = 0.0
     # optimisation
     # mse: PSNR's own loss. With l1 a run learnt nothing of scratches in 200 steps (0.0 dB, against +1.2 dB with
     # mse): the sign gradients of the many undamaged pixels outweigh the few, large errors of sparse damage.
@@ -170,9 +186,12 @@ def training_target(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Genera
     return training_photo(clean, cfg, rng)[1]
 
 
-def training_pair(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def training_pair(
+    clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generator, prints: list[np.ndarray] = ()
+) -> tuple[np.ndarray, np.ndarray]:
     """(damaged input, target) gray uint8 HxW for one crop, as the module docstring describes; an undamaged crop
-    is returned as (target, target), the same array twice."""
+    is returned as (target, target), the same array twice. `prints`: the layers of cfg.damage_prints
+    (train.degrade.print_damage), added to p_prints of the damaged crops."""
     photo, target, scan = training_photo(clean, cfg, rng)
     if rng.random() < cfg.p_clean:
         return target, target
@@ -181,6 +200,8 @@ def training_pair(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generato
         damage = random_damage(rng, cfg.p_each, kinds=[k for k in cfg.kinds if k in LOCAL_KINDS], p_kind=cfg.p_kind)
     else:
         damage = random_damage(rng, cfg.p_each, kinds=cfg.kinds, p_kind=cfg.p_kind, p_alone=cfg.p_alone)
+    if cfg.p_prints and rng.random() < cfg.p_prints:  # drawn only when set: older configs keep their streams
+        photo = to_uint8(add_print_damage(to_float(photo), prints, rng))
     damaged = apply_damage(photo, replace(damage, **scan), rng)
     return (np.where(random_box(target.shape, rng), damaged, target) if local else damaged), target
 
@@ -217,6 +238,9 @@ class RestoreTrainer:
         self.rng = np.random.default_rng(cfg.seed)
         train_files, val_files = split_photos(data_dir, cfg.val_percent)
         self.bank = GrayBank(train_files, cfg.max_short_side, cfg.crop_size)
+        self.prints = [print_damage(rgb_to_gray(load_rgb(f))) for f in cfg.damage_prints]
+        if cfg.p_prints and not self.prints:
+            raise ValueError("p_prints is set but damage_prints names no print")
         pick = np.linspace(0, len(val_files) - 1, min(cfg.val_images, len(val_files))).round().astype(int)
         self.val = [rgb_to_gray(load_rgb(val_files[i], cfg.max_short_side)) for i in sorted(set(pick))]
         self.train_data = f"{Path(data_dir).name}: {len(train_files)} train / {len(val_files)} val photos"
@@ -239,7 +263,7 @@ class RestoreTrainer:
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(damaged, target) float32 [batch_size,1,crop,crop], 0..1."""
-        pairs = [training_pair(self.bank.crop(self.rng, self.cfg.crop_size), self.cfg, self.rng)
+        pairs = [training_pair(self.bank.crop(self.rng, self.cfg.crop_size), self.cfg, self.rng, self.prints)
                  for _ in range(self.cfg.batch_size)]  # fmt: skip
         if self.cfg.hard_clean > 1:
             clean = [i for i, (x, y) in enumerate(pairs) if x is y]
