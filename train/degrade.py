@@ -224,14 +224,19 @@ def print_damage(gray: np.ndarray, threshold: float = 25.0, min_length: int = 16
 
 def add_print_damage(x: np.ndarray, layers: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
     """float32 HxW 0..1 plus a window of one of `layers` (print_damage), at a random place, quarter turn and
-    mirror, times 0.6..1.2 (not clipped); a layer smaller than x is tiled with its mirror image."""
+    mirror, times 0.6..1.2 (not clipped), with a random 10..100 % of its cracks (connected pieces): the prints the
+    layers come from are cracked all over, a lightly cracked one has a few; a layer smaller than x is tiled with
+    its mirror image."""
     layer = np.rot90(layers[rng.integers(len(layers))], int(rng.integers(4)))
     layer = layer[:, ::-1] if rng.random() < 0.5 else layer
     h, w = x.shape
     if layer.shape[0] < h or layer.shape[1] < w:
         layer = np.pad(layer, ((0, max(0, h - layer.shape[0])), (0, max(0, w - layer.shape[1]))), mode="symmetric")
     y0, x0 = rng.integers(layer.shape[0] - h + 1), rng.integers(layer.shape[1] - w + 1)
-    return x + layer[y0 : y0 + h, x0 : x0 + w] * np.float32(rng.uniform(0.6, 1.2))
+    window = layer[y0 : y0 + h, x0 : x0 + w]
+    labels, n = ndimage.label(window != 0, structure=np.ones((3, 3)))
+    keep = np.r_[False, rng.random(n) < rng.uniform(0.1, 1.0)]
+    return x + np.where(keep[labels], window, 0) * np.float32(rng.uniform(0.6, 1.2))
 
 
 def apply_damage(gray: np.ndarray, damage: Damage, rng: np.random.Generator) -> np.ndarray:
