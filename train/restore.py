@@ -17,7 +17,8 @@ alone; with probability p_sharpen, the target and its damaged input are both sha
 (train.degrade.sharpen, after the damage, so that scratches and dust get the dark fringes they have on real scans).
 Its input is the target itself (p_clean of the crops: nothing to repair; with hard_clean k > 1, the one of k
 random crops that the network changes most) or the target with a random combination of damage or one kind alone
-(p_alone; train.degrade.random_damage). The loss compares the restored crop with the target (both 0..1): the mean
+(p_alone; train.degrade.random_damage), with p_prints first the real cracks of a scanned print (damage_prints,
+train.degrade.print_damage). The loss compares the restored crop with the target (both 0..1): the mean
 squared error, or each crop's RMSE or PSNR averaged (train.losses RESTORE_LOSSES). Adam; the lr decays on a cosine
 to lr_min_ratio x lr at `steps` (train.loop.lr_factor); an EMA of the weights is what is validated and exported.
 bf16 = true runs the forward and backward under bfloat16 autocast: 1.9x the steps per core-second on a CPU with
