@@ -351,3 +351,12 @@ def test_hard_clean_crops_are_ones_the_network_changes_more_than_random_ones(tmp
     x, y = trainer.batch()  # the mined crops take the undamaged places: identity pairs
     assert x.shape == (4, 1, 64, 64) and torch.equal(x, y)
     assert change(x) > 1.15 * change(as_batch(rand))
+
+
+def test_grad_clip_bounds_the_gradients_norm_and_reports_it(tmp_path, photo_dir):
+    cfg = load_restore_config(None, **TINY | {"grad_clip": 1e-7})
+    trainer = RestoreTrainer(cfg, photo_dir, tmp_path)
+    for _ in range(2):  # step 0 is the identity network: its head alone has a gradient
+        norm = trainer.train_step()["grad_norm"]
+    clipped = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in trainer.model.parameters()]))
+    assert norm > 1e-6 and float(clipped) <= 1.01e-7

@@ -122,6 +122,9 @@ class RestoreConfig:
     betas: list = field(default_factory=lambda: [0.9, 0.999])
     lr_decay_from: int = 1  # cosine from this step to `steps` (0 = constant lr), see train.loop.lr_factor
     lr_min_ratio: float = 0.05
+    # clip the gradients' total norm to this (0 = off): from scratch at lr 1e-3, wide7_a (widths 48/96/128) and a
+    # bfloat16 run of restore3_a's recipe had a loss spike (x10-100) within 1,500 steps; wide7_a never caught up
+    grad_clip: float = 0.0
     ema_decay: float = 0.999
     # forward and backward under bfloat16 autocast, where the CPU has AVX512-BF16 (a step 1.9x faster on one
     # thread, measured): the weights, Adam, the EMA, the output's addition to the input and the loss stay float32
@@ -288,7 +291,8 @@ class RestoreTrainer:
         return [cands[i * k + int(j)] for i, j in enumerate(change.argmax(1))]
 
     def train_step(self) -> dict:
-        """One optimisation step; returns {"loss": the loss}."""
+        """One optimisation step; returns {"loss": the loss, "grad_norm": the gradients' total norm before
+        clipping}."""
         x, y = self.batch()
         for group in self.opt.param_groups:
             group["lr"] = self.cfg.lr * lr_factor(self.cfg, self.step)
@@ -298,13 +302,14 @@ class RestoreTrainer:
         loss = RESTORE_LOSSES[self.cfg.loss](restored, y)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip or float("inf"))
         self.opt.step()
         with torch.no_grad():
             decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))  # warm start
             for e, p in zip(self.ema.parameters(), self.model.parameters()):
                 e.lerp_(p, 1 - decay)
         self.step += 1
-        return {"loss": loss.item()}
+        return {"loss": loss.item(), "grad_norm": float(norm)}
 
     def autocast(self) -> torch.autocast:
         """The training forward's autocast: bfloat16 if the config asks for it, else off."""
