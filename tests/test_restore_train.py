@@ -36,7 +36,8 @@ from train.degrade import (
     tone,
 )
 from train.losses import PSNR_EPS, RESTORE_LOSSES, crop_mse
-from train.restore import RestoreTrainer, as_batch, load_restore_config, training_pair, training_target
+from train.restore import RestoreTrainer, as_batch, training_pair, training_target
+from train.restore_config import load_restore_config
 from train.restore_eval import GROUPS, PSNR_CAP, damaged_pair, pair_rng
 
 CLEAN = synthetic_photo(np.random.default_rng(5), 150, 170).mean(axis=2).round().astype(np.uint8)

@@ -17,7 +17,7 @@ from train.checkpoint import load_checkpoint
 from train.config import load_config
 from train.efficientnet import EfficientNetLite
 from train.loop import Trainer
-from train.restore import load_restore_config
+from train.restore_config import load_restore_config
 
 META_KEYS = {"contract", "kind", "arch", "arch_args", "render_size", "size_multiple", "train_data", "train_steps",
              "train_seconds", "git_commit", "val_metrics"}  # fmt: skip
