@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -222,7 +223,7 @@ def print_damage(gray: np.ndarray, threshold: float = 25.0, min_length: int = 16
     return np.where(mask, (g - ndimage.median_filter(g, size=11)) / 255.0, 0.0).astype(np.float32)
 
 
-def add_print_damage(x: np.ndarray, layers: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+def add_print_damage(x: np.ndarray, layers: Sequence[np.ndarray], rng: np.random.Generator) -> np.ndarray:
     """float32 HxW 0..1 plus a window of one of `layers` (print_damage), at a random place, quarter turn and
     mirror, times 0.6..1.2 (not clipped), with a random 10..100 % of its cracks (connected pieces): the prints the
     layers come from are cracked all over, a lightly cracked one has a few; a layer smaller than x is tiled with

@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import copy
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def training_target(clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Genera
 
 
 def training_pair(
-    clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generator, prints: list[np.ndarray] = ()
+    clean: np.ndarray, cfg: RestoreConfig, rng: np.random.Generator, prints: Sequence[np.ndarray] = ()
 ) -> tuple[np.ndarray, np.ndarray]:
     """(damaged input, target) gray uint8 HxW for one crop, as the module docstring describes; an undamaged crop
     is returned as (target, target), the same array twice. `prints`: the layers of cfg.damage_prints
