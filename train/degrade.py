@@ -223,13 +223,19 @@ def print_damage(gray: np.ndarray, threshold: float = 25.0, min_length: int = 16
     return np.where(mask, (g - ndimage.median_filter(g, size=11)) / 255.0, 0.0).astype(np.float32)
 
 
+def random_turn(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """HxW array (any dtype) in a random one of its 8 orientations: a quarter turn, then a mirror half of the
+    time (a view, not a copy). Neither damage nor photos have a preferred way up."""
+    a = np.rot90(a, int(rng.integers(4)))
+    return a[:, ::-1] if rng.random() < 0.5 else a
+
+
 def add_print_damage(x: np.ndarray, layers: Sequence[np.ndarray], rng: np.random.Generator) -> np.ndarray:
     """float32 HxW 0..1 plus a window of one of `layers` (print_damage), at a random place, quarter turn and
     mirror, times 0.6..1.2 (not clipped), with a random 10..100 % of its cracks (connected pieces): the prints the
     layers come from are cracked all over, a lightly cracked one has a few; a layer smaller than x is tiled with
     its mirror image."""
-    layer = np.rot90(layers[rng.integers(len(layers))], int(rng.integers(4)))
-    layer = layer[:, ::-1] if rng.random() < 0.5 else layer
+    layer = random_turn(layers[rng.integers(len(layers))], rng)
     h, w = x.shape
     if layer.shape[0] < h or layer.shape[1] < w:
         layer = np.pad(layer, ((0, max(0, h - layer.shape[0])), (0, max(0, w - layer.shape[1]))), mode="symmetric")

@@ -59,6 +59,7 @@ from train.degrade import (
     apply_damage,
     print_damage,
     random_damage,
+    random_turn,
     to_float,
     to_uint8,
     tone,
@@ -88,8 +89,7 @@ class GrayBank:
         """A random size x size crop (random photo and position, flip, quarter turn), gray uint8."""
         g = self.grays[rng.integers(len(self.grays))]
         y, x = rng.integers(g.shape[0] - size + 1), rng.integers(g.shape[1] - size + 1)
-        c = np.rot90(g[y : y + size, x : x + size], int(rng.integers(4)))
-        return np.ascontiguousarray(c[:, ::-1] if rng.random() < 0.5 else c)
+        return np.ascontiguousarray(random_turn(g[y : y + size, x : x + size], rng))
 
 
 def training_photo(
