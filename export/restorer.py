@@ -43,8 +43,10 @@ TASK = ("restore local damage (noise, film grain, blur, JPEG, dust, scratches) o
 
 
 def metadata(ck: dict) -> dict[str, str]:
-    """The contract's metadata_props, all strings, from a checkpoint."""
+    """The contract's metadata_props, all strings, from a checkpoint (a python -m train.soup average adds `soup`:
+    the checkpoints averaged, each one's step, seconds and weight)."""
     c = ck["config"]
+    soup = {"soup": json.dumps(ck["soup"])} if ck.get("soup") else {}
     return {
         "contract": RESTORER_CONTRACT,
         "task": TASK,
@@ -64,7 +66,7 @@ def metadata(ck: dict) -> dict[str, str]:
         "val_metrics": json.dumps({k: v for k, v in (ck.get("val_metrics") or {}).items() if k != "groups"}),
         "train_config": json.dumps(c),
         "version": f"restorer-{datetime.date.today():%Y%m%d}-step{ck['step']}",
-    }
+    } | soup
 
 
 def exportable(ck: dict, float16: bool) -> nn.Module:

@@ -44,6 +44,10 @@ batch_pixels = 16384
 threads = 1
 """
 
+# python -m train.restore's tiny run (keyword arguments of train.restore_config.load_restore_config)
+TINY_RESTORE = {"steps": 4, "eval_every": 3, "ckpt_every": 2, "val_images": 2, "val_percent": 20, "crop_size": 64,
+                "batch_size": 4, "threads": 1, "arch_args": {"widths": [8, 16, 16], "depth": 1}}  # fmt: skip
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""

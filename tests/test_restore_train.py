@@ -19,7 +19,7 @@ from colorizer.restore import (
     restore_scaled,
     tile_spans,
 )
-from helpers import run, straight_and_resumed, synthetic_photo
+from helpers import TINY_RESTORE, run, straight_and_resumed, synthetic_photo
 from train.checkpoint import load_checkpoint
 from train.degrade import (
     ISSUE_RANGES,
@@ -211,13 +211,10 @@ def test_working_resolution_adds_the_enlarged_correction():
 
 # ---- training: exact resume, and the measurement script ------------------------------------------------------
 
-TINY = {"steps": 4, "eval_every": 3, "ckpt_every": 2, "val_images": 2, "val_percent": 20, "crop_size": 64,
-        "batch_size": 4, "threads": 1, "arch_args": {"widths": [8, 16, 16], "depth": 1}}  # fmt: skip
-
 
 def test_resume_continues_exactly(tmp_path, photo_dir):
     Image.fromarray(cracked_print()).save(tmp_path / "print.png")  # and the random stream of real prints' cracks
-    cfg = load_restore_config(None, **TINY, damage_prints=[str(tmp_path / "print.png")], p_prints=0.5)
+    cfg = load_restore_config(None, **TINY_RESTORE, damage_prints=[str(tmp_path / "print.png")], p_prints=0.5)
     with pytest.raises(ValueError, match="damage_prints"):
         RestoreTrainer(replace(cfg, damage_prints=[]), photo_dir, tmp_path / "none")
     straight, resumed = straight_and_resumed(lambda out, resume: RestoreTrainer(cfg, photo_dir, out, resume), tmp_path)
@@ -232,7 +229,7 @@ def test_resume_continues_exactly(tmp_path, photo_dir):
 
 def test_measurement_script_writes_every_group_and_the_old_prints_sheet(tmp_path, photo_dir):
     cfg = tmp_path / "tiny.toml"
-    cfg.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in TINY.items() if k != "arch_args"))
+    cfg.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in TINY_RESTORE.items() if k != "arch_args"))
     run("-m", "train.restore", "--data", str(photo_dir), "--out", str(tmp_path / "run"), "--config", str(cfg))
     old = tmp_path / "old"
     old.mkdir()
@@ -256,11 +253,13 @@ def test_measurement_script_writes_every_group_and_the_old_prints_sheet(tmp_path
 
 
 def test_init_from_grows_the_context_and_the_gate_and_the_export_keeps_any_size(tmp_path, photo_dir):
-    source = RestoreTrainer(load_restore_config(None, **TINY), photo_dir, tmp_path / "a")
+    source = RestoreTrainer(load_restore_config(None, **TINY_RESTORE), photo_dir, tmp_path / "a")
     source.run(2)
     source.save(evaluate=False)
-    grown_args = TINY["arch_args"] | {"global_context": True, "gate": True}
-    cfg = load_restore_config(None, **TINY | {"arch_args": grown_args, "init_from": str(tmp_path / "a" / "last.pt")})
+    grown_args = TINY_RESTORE["arch_args"] | {"global_context": True, "gate": True}
+    cfg = load_restore_config(
+        None, **TINY_RESTORE | {"arch_args": grown_args, "init_from": str(tmp_path / "a" / "last.pt")}
+    )
     grown = RestoreTrainer(cfg, photo_dir, tmp_path / "b")
     assert grown.step == 2  # the run goes on from the source's step
     x = torch.rand(1, 1, 64, 96)
@@ -304,12 +303,12 @@ def test_the_losses_weigh_a_nearly_clean_crop_against_a_damaged_one(name):
 
 
 def test_init_from_widens_the_network_as_the_same_function_and_refuses_a_narrower_one(tmp_path, photo_dir):
-    source = RestoreTrainer(load_restore_config(None, **TINY), photo_dir, tmp_path / "a")
+    source = RestoreTrainer(load_restore_config(None, **TINY_RESTORE), photo_dir, tmp_path / "a")
     source.run(2)
     source.save(evaluate=False)
     x = torch.rand(1, 1, 64, 96)
-    wider = TINY["arch_args"] | {"widths": [12, 20, 24]}
-    cfg = load_restore_config(None, **TINY | {"arch_args": wider, "init_from": str(tmp_path / "a" / "last.pt")})
+    wider = TINY_RESTORE["arch_args"] | {"widths": [12, 20, 24]}
+    cfg = load_restore_config(None, **TINY_RESTORE | {"arch_args": wider, "init_from": str(tmp_path / "a" / "last.pt")})
     grown = RestoreTrainer(cfg, photo_dir, tmp_path / "b")
     with torch.no_grad():
         torch.testing.assert_close(grown.ema(x), source.ema(x), atol=1e-6, rtol=0)  # the source network
@@ -317,7 +316,7 @@ def test_init_from_widens_the_network_as_the_same_function_and_refuses_a_narrowe
     assert not cross.any()
     grown.run(4)
     assert cross.abs().sum() > 0
-    narrower = TINY["arch_args"] | {"widths": [8, 16, 8]}
+    narrower = TINY_RESTORE["arch_args"] | {"widths": [8, 16, 8]}
     cfg = replace(cfg, arch_args=narrower)
     with pytest.raises(ValueError, match="does not fit"):
         RestoreTrainer(cfg, photo_dir, tmp_path / "c")
@@ -327,7 +326,7 @@ def test_bfloat16_training_follows_the_float32_run_and_keeps_float32_weights(tmp
     losses, trainers = {}, {}
     for bf16 in (False, True):  # the same seed: the same crops, damage and initial weights
         trainers[bf16] = RestoreTrainer(
-            load_restore_config(None, **TINY | {"bf16": bf16}), photo_dir, tmp_path / f"{bf16}"
+            load_restore_config(None, **TINY_RESTORE | {"bf16": bf16}), photo_dir, tmp_path / f"{bf16}"
         )
         losses[bf16] = [trainers[bf16].train_step()["loss"] for _ in range(4)]
     assert losses[True] == pytest.approx(losses[False], rel=0.02)
@@ -337,7 +336,7 @@ def test_bfloat16_training_follows_the_float32_run_and_keeps_float32_weights(tmp
 
 
 def test_hard_clean_crops_are_ones_the_network_changes_more_than_random_ones(tmp_path, photo_dir):
-    cfg = load_restore_config(None, **TINY | {"hard_clean": 4, "p_clean": 1.0})  # every crop undamaged, mined
+    cfg = load_restore_config(None, **TINY_RESTORE | {"hard_clean": 4, "p_clean": 1.0})  # every crop undamaged, mined
     trainer = RestoreTrainer(cfg, photo_dir, tmp_path)
     torch.nn.init.normal_(trainer.model.head.weight, std=0.05)  # no longer the identity: crops differ in change
 
@@ -355,7 +354,7 @@ def test_hard_clean_crops_are_ones_the_network_changes_more_than_random_ones(tmp
 
 
 def test_grad_clip_bounds_the_gradients_norm_and_reports_it(tmp_path, photo_dir):
-    cfg = load_restore_config(None, **TINY | {"grad_clip": 1e-7})
+    cfg = load_restore_config(None, **TINY_RESTORE | {"grad_clip": 1e-7})
     trainer = RestoreTrainer(cfg, photo_dir, tmp_path)
     for _ in range(2):  # step 0 is the identity network: its head alone has a gradient
         norm = trainer.train_step()["grad_norm"]
