@@ -73,8 +73,8 @@ def stages(
         lum = photo.model_input(m.render_size, m.size_multiple)[0]
         r[f"model {m.name}"] = t(lambda m=m, lum=lum: m.predict(lum), repeat)
     r["upsample+merge"] = t(lambda: photo.render(ab[m0.name]), repeat)
-    enhanced = t(lambda: photo.render(ab[m0.name], 1.3, 5.0), repeat)
-    r["enhancement (extra)"] = {k: max(0.0, enhanced[k] - r["upsample+merge"][k]) for k in enhanced}
+    enhanced, plain = (lambda: photo.render(ab[m0.name], 1.3, 5.0)), (lambda: photo.render(ab[m0.name]))
+    r["enhancement (extra)"] = measure.extra_time(enhanced, plain, repeat)
     r["restoration"] = None if restorer is None else t(lambda: restorer.restore(photo.gray), repeat)
     r["encode png"] = t(lambda: png_bytes(out), repeat)
     r["numpy copy of the result"] = t(out.copy, repeat)

@@ -25,15 +25,29 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(h or w), int(w)
 
 
+def once_ms(fn: Callable[[], object]) -> float:
+    """Wall time of one call of `fn`, in ms."""
+    t = time.perf_counter()
+    fn()
+    return 1000 * (time.perf_counter() - t)
+
+
+def spread(times: list[float]) -> dict[str, float]:
+    """Median, min and max of a list of times (ms)."""
+    return {"median": float(np.median(times)), "min": float(min(times)), "max": float(max(times))}
+
+
 def timeit(fn: Callable[[], object], repeat: int) -> dict[str, float]:
     """Median, min and max in ms of `repeat` calls, after one warm-up call."""
     fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(1000 * (time.perf_counter() - t))
-    return {"median": float(np.median(times)), "min": float(min(times)), "max": float(max(times))}
+    return spread([once_ms(fn) for _ in range(repeat)])
+
+
+def extra_time(fn: Callable[[], object], base: Callable[[], object], repeat: int) -> dict[str, float]:
+    """What `fn` costs beyond `base` (ms): median, min and max of `repeat` differences of the two timed back to
+    back (paired, so that the spread is the extra's own), each floored at 0, after one warm-up call of each."""
+    fn(), base()
+    return spread([max(0.0, once_ms(fn) - once_ms(base)) for _ in range(repeat)])
 
 
 def peak_memory_mb(height: int, width: int, restore: bool = False) -> float:
