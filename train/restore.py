@@ -1,10 +1,12 @@
-"""Train the restorer (contract restorer/1) on synthetic damage of clean photos' luminance.
+r"""Train the restorer (contract restorer/1) on synthetic damage of clean photos' luminance.
 
     python -m train.restore --data DIR --out RUN_DIR [--config FILE] [--steps N | --minutes M] [--resume]
                             [--threads T] [--init-from CHECKPOINT]
 
-For instance, the first part of the shipped run (the rest: train/configs/restore6_b.toml, restore6_c.toml):
-    python -m train.restore --config train/configs/restore3_a.toml --data ../shared/data/photos --out ~/runs/restore3_a
+For instance, the first part of the shipped run (the rest: train/configs/restore_wide8_b.toml to _f.toml, each
+--init-from the one before, then python -m train.soup of the last two):
+    python -m train.restore --config train/configs/restore_wide8_a.toml --data ../shared/data/photos \
+        --out ~/runs/wide8_a
 --init-from CHECKPOINT starts from another restorer run's weights and goes on from its step; the network may be
 grown (layers that start at zero, RestoreUNet's global_context and gate, or wider levels:
 train.restore_model.grow_from), so the run starts as the source network. The source may be an exported restorer
