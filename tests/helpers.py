@@ -1,4 +1,4 @@
-"""Helpers shared by the tests: paths, subprocess runs, synthetic photos, the tiny training config."""
+"""Helpers shared by the tests: paths, subprocess runs, synthetic photos, the tiny training configs."""
 
 from __future__ import annotations
 
