@@ -172,6 +172,19 @@ def restore_scaled(
     return out
 
 
+def changed_share(before: np.ndarray, after: np.ndarray, levels: int = 2) -> float:
+    """Share (0..1) of pixels that restoration moved by more than `levels`: before and after gray uint8 HxW, the
+    same shape. Counted STRIP_ROWS rows at a time, so a huge scan needs no full-size temporary. It tells a user
+    whether the restorer found anything to repair (it leaves what it takes for picture, cracks included)."""
+    if before.shape != after.shape:
+        raise ValueError(f"shapes differ: {before.shape} and {after.shape}")
+    moved = 0
+    for r0 in range(0, before.shape[0], STRIP_ROWS):
+        diff = np.abs(before[r0 : r0 + STRIP_ROWS].astype(np.int16) - after[r0 : r0 + STRIP_ROWS])
+        moved += int(np.count_nonzero(diff > levels))
+    return moved / max(1, before.size)
+
+
 class Restorer:
     """One loaded restorer/1 model: an ONNX Runtime session plus its contract metadata."""
 

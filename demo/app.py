@@ -59,8 +59,8 @@ often muted). **GAN**: the same network trained further against a discriminator 
 implausible colour (bolder, sometimes wrong). Both keep every detail of your photo: only the colour is
 predicted, and the result has your photo's full resolution. Move the sliders to compare; change the controls
 to re-render without uploading again. **Repair scratches, dust and grain** runs a small restoration model on
-the photo first (its before/after is shown too). A photo that still has colour of its own (a faded colour
-print) also gets those colours restored, with no model.
+the photo first (its before/after is shown too; the cracks of creased prints are beyond it). A photo that
+still has colour of its own (a faded colour print) also gets those colours restored, with no model.
 
 **The colours are the model's guess, not a historical record.** Your photos and the results are stored only
 as temporary files on this server and deleted once they are an hour old (checked every 10 minutes). The
@@ -268,7 +268,7 @@ def build() -> gr.Blocks:
             blend = gr.Slider(0, 1, 0.5, step=0.05, label="Blend: 0 = all CNN … 1 = all GAN")
             mark = gr.Checkbox(False, label="Add a visible “AI-colourised” mark")
             restore = gr.Checkbox(False, label="Repair scratches, dust and grain first",
-                                  info="The restoration model, on the luminance; slower on large scans.")  # fmt: skip
+                                  info="Grain, dust, thin scratches, JPEG blocks; cracks in a print stay.")  # fmt: skip
             auto_contrast = gr.Checkbox(False, label="Auto-contrast", info="Stretch a faded photo's tones.")
         with gr.Tab("One photo"):
             with gr.Row(equal_height=False):

@@ -35,6 +35,7 @@ from colorizer.color import gray_to_rgb
 from colorizer.compare import own_colours_text
 from colorizer.imageio import Limits, fast_png_bytes
 from colorizer.pipeline import to_gray
+from colorizer.restore import changed_share
 
 # Lower than the library's: a public server shares its memory. COLORIZER_MAX_* environment variables override.
 LIMITS = Limits.from_env(Limits(max_pixels=50_000_000, max_file_mb=25))
@@ -55,6 +56,7 @@ class Entry:
     before: np.ndarray  # RGB uint8 HxWx3, the upload as the user sees it
     result: colorizer.Comparison
     source_gray: np.ndarray | None = None  # gray uint8 HxW before restoration, when the luma was restored
+    restore_changed: float | None = None  # then the share of its pixels restoration moved (changed_share)
     # images that no control changes ('original', 'luma', 'restored'), written once as (full PNG, page image)
     # by fixed_png and reused by every re-render
     pngs: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -169,7 +171,8 @@ def predict(
         image = load_photo(path)
         result = colorizer.compare(models, image, int(render_size), restorer or False)
         source = to_gray(image) if restorer is not None else None  # the luma the restorer was given
-        entry = Entry(as_rgb(image), result, source)
+        changed = None if source is None else changed_share(source, result.photo.gray)
+        entry = Entry(as_rgb(image), result, source, changed)
         cache.put(key, entry)
     return entry
 
@@ -210,12 +213,14 @@ def colour_note(photo: colorizer.Photo) -> str:
 
 
 def timing_line(entry: Entry, models: list[colorizer.Model], render_size: int) -> str:
-    """Markdown: the photo's size, the render size, each network's time and the execution provider."""
+    """Markdown: the photo's size, the render size, each network's time (the restorer's with the share of pixels
+    it changed) and the execution provider."""
     res = entry.result
     h, w = entry.before.shape[:2]
     times = " · ".join(f"**{m.kind.upper()}** {1000 * res.seconds[m.name]:.0f} ms ({m.precision})" for m in models)
-    if "restore" in res.seconds:
-        times = f"**restored** in {1000 * res.seconds['restore']:.0f} ms · {times}"
+    if entry.restore_changed is not None:  # how much it repaired: a user cannot tell 0.0 % from 0.5 % by eye
+        restored = f"**restored** in {1000 * res.seconds['restore']:.0f} ms"
+        times = f"{restored} ({100 * entry.restore_changed:.1f} % of the pixels changed) · {times}"
     provider = models[0].provider.removesuffix("ExecutionProvider")
     return f"{w}x{h} px · rendered at {int(render_size)} px · {times} · running on **{provider}**"
 

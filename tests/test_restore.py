@@ -8,7 +8,7 @@ import pytest
 import colorizer
 from colorizer.manifest import write_manifest
 from colorizer.model import MODEL_DIR
-from colorizer.restore import RESTORER_CONTRACT, Restorer, load_restorer, round_up
+from colorizer.restore import RESTORER_CONTRACT, STRIP_ROWS, Restorer, changed_share, load_restorer, round_up
 from helpers import run, synthetic_photo
 from train.degrade import Damage, apply_damage
 from train.metrics import psnr
@@ -181,3 +181,15 @@ def test_shipped_restorer_is_small_and_stamped():
     assert set(model.meta) >= META_KEYS and int(model.meta["train_steps"]) >= 1000
     clean = gray_photo(3, 256, 320)  # a clean photo passes through: >= 38 dB
     assert psnr(model.restore(clean), clean) >= 38.0
+
+
+def test_changed_share_counts_pixels_moved_beyond_the_levels_across_strips():
+    before = np.full((2 * STRIP_ROWS + 5, 40), 100, np.uint8)  # three strips, the last partial
+    after = before.copy()
+    after[:, :10] += 3  # a quarter of the pixels moved by 3 levels: counted
+    after[:, 10:20] -= 2  # a quarter by 2: not counted (rounding, not repair)
+    after[-1, 20:] = 0  # the last row, in the partial strip
+    assert changed_share(before, after) == pytest.approx((before.shape[0] * 10 + 20) / before.size)
+    assert changed_share(before, before) == 0.0
+    with pytest.raises(ValueError, match="shapes differ"):
+        changed_share(before, after[1:])
