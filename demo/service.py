@@ -23,6 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import gradio as gr
@@ -56,10 +57,15 @@ class Entry:
     before: np.ndarray  # RGB uint8 HxWx3, the upload as the user sees it
     result: colorizer.Comparison
     source_gray: np.ndarray | None = None  # gray uint8 HxW before restoration, when the luma was restored
-    restore_changed: float | None = None  # then the share of its pixels restoration moved (changed_share)
     # images that no control changes ('original', 'luma', 'restored'), written once as (full PNG, page image)
     # by fixed_png and reused by every re-render
     pngs: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @cached_property
+    def restore_changed(self) -> float | None:
+        """Share (0..1) of the luma's pixels restoration moved (changed_share), None if not restored: computed on
+        the first render, not on every re-render."""
+        return None if self.source_gray is None else changed_share(self.source_gray, self.result.photo.gray)
 
     @property
     def nbytes(self) -> int:
@@ -171,8 +177,7 @@ def predict(
         image = load_photo(path)
         result = colorizer.compare(models, image, int(render_size), restorer or False)
         source = to_gray(image) if restorer is not None else None  # the luma the restorer was given
-        changed = None if source is None else changed_share(source, result.photo.gray)
-        entry = Entry(as_rgb(image), result, source, changed)
+        entry = Entry(as_rgb(image), result, source)
         cache.put(key, entry)
     return entry
 

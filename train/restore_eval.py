@@ -43,7 +43,7 @@ from tqdm import tqdm
 from colorizer.color import gray_to_rgb, rgb_to_gray
 from colorizer.imageio import open_image
 from colorizer.pipeline import to_gray
-from colorizer.restore import Restorer, flip_averaged, restore_scaled
+from colorizer.restore import Restorer, changed_share, flip_averaged, restore_scaled
 from train.checkpoint import load_checkpoint
 from train.data import load_rgb
 from train.degrade import ISSUE_RANGES, KINDS, Damage, apply_damage, draw, mixed_damage, tone
@@ -165,8 +165,8 @@ def old_photo_sheet(folder: Path, restore: Restore, out: Path, height: int = 360
     for f in sorted(folder.glob("bopbtl_*")):
         before = to_gray(open_image(f))
         after = restore(before)
-        diff = np.abs(after.astype(np.int16) - before)
-        changed[f.stem] = {"changed_pct": 100 * float(np.mean(diff > 0)), "over_2_pct": 100 * float(np.mean(diff > 2))}
+        shares = {"changed_pct": changed_share(before, after, 0), "over_2_pct": changed_share(before, after, 2)}
+        changed[f.stem] = {k: 100 * v for k, v in shares.items()}
         h, w = before.shape
         y, x, s = h // 2 - h // 6, w // 2 - w // 6, min(h, w) // 3
         crops = [a[y : y + s, x : x + s] for a in (before, after)]

@@ -32,7 +32,7 @@ def soup(checkpoints: list[dict], weights: list[float], names: list[str]) -> dic
     if len(checkpoints) < 2 or len(weights) != len(checkpoints) or min(weights) <= 0:
         raise ValueError("give two or more checkpoints and one positive weight for each")
     first = checkpoints[0]
-    for name, ck in zip(names, checkpoints):
+    for name, ck in zip(names[1:], checkpoints[1:]):
         differ = [k for k in SAME if ck.get(k) != first.get(k)]
         if differ:
             raise ValueError(f"{name} differs from {names[0]} in {', '.join(differ)}: not one lineage")
