@@ -5,11 +5,12 @@
 
 Prints the median and spread (min-max) in ms of each stage per size, end-to-end times for each model and
 for both (decoding and encoding excluded), the restoration model's time on the photo's luminance (not part
-of "both": it is optional), the pipeline's peak resident memory (a child process without torch) with and
-without restoration, the ONNX Runtime version, provider, threads and model precision, and references timed in this
-process: (a) our networks under PyTorch eager, and the float originals of int8 models under ONNX Runtime,
-(b) the original project's two networks at the full image size under ONNX Runtime, with the speed-up of
-ours over (b) for the same 1024x1024 output.
+of "both": it is optional) and the crack filler's (run before it on cracked prints only), the pipeline's peak
+resident memory (a child process without torch) without restoration, with it, and with the crack filler too, the
+ONNX Runtime version, provider, threads and model precision, and references timed in this process: (a) our
+networks under PyTorch eager, and the float originals of int8 models under ONNX Runtime, (b) the original
+project's two networks at the full image size under ONNX Runtime, with the speed-up of ours over (b) for the same
+1024x1024 output.
 """
 
 from __future__ import annotations
@@ -57,9 +58,14 @@ def jpeg(image: np.ndarray) -> bytes:
 
 
 def stages(
-    models: list[colorizer.Model], restorer: colorizer.Restorer | None, image: np.ndarray, repeat: int
+    models: list[colorizer.Model],
+    restorer: colorizer.Restorer | None,
+    image: np.ndarray,
+    repeat: int,
+    filler: colorizer.Restorer | None = None,
 ) -> dict[str, dict | None]:
-    """Per-stage and end-to-end timings (ms) for one RGB photo; restoration None without a restorer."""
+    """Per-stage and end-to-end timings (ms) for one RGB photo; restoration None without a restorer, the crack
+    filler's (run before the restorer on a cracked print only) None without one."""
     t = measure.timeit
     data, photo, m0 = jpeg(image), Photo.from_image(image), models[0]
     ab = {m.name: m.predict_photo(photo) for m in models}
@@ -76,6 +82,9 @@ def stages(
     enhanced, plain = (lambda: photo.render(ab[m0.name], 1.3, 5.0)), (lambda: photo.render(ab[m0.name]))
     r["enhancement (extra)"] = measure.extra_time(enhanced, plain, repeat)
     r["restoration"] = None if restorer is None else t(lambda: restorer.restore(photo.gray), repeat)
+    r["crack filler (cracked prints, extra)"] = (
+        None if filler is None else t(lambda: filler.restore(photo.gray), repeat)
+    )
     r["encode png"] = t(lambda: png_bytes(out), repeat)
     r["numpy copy of the result"] = t(out.copy, repeat)
     for m in models:
@@ -144,6 +153,7 @@ def main() -> None:
 
     models = [colorizer.load("cnn"), colorizer.load("gan")]
     restorer = colorizer.load_restorer() if (MODEL_DIR / "restore.onnx").is_file() else None
+    filler = colorizer.load_restorer("cracks") if (MODEL_DIR / "cracks.onnx").is_file() else None
     table()  # the merge's lookup table is built once per process; not part of any photo's time
     env = {
         "onnxruntime": ort.__version__,
@@ -156,13 +166,15 @@ def main() -> None:
     results: dict = {"env": env, "sizes": {}, "memory_mb": {}, "references": {}}
     for text in args.sizes:
         h, w = measure.parse_size(text)
-        results["sizes"][f"{w}x{h}"] = stages(models, restorer, test_photo(h, w), args.repeat)
+        results["sizes"][f"{w}x{h}"] = stages(models, restorer, test_photo(h, w), args.repeat, filler)
         print(measure.stage_table(f"{w}x{h}", results["sizes"][f"{w}x{h}"]), flush=True)
     for text in args.memory_sizes:
         h, w = measure.parse_size(text)
         results["memory_mb"][f"{w}x{h}"] = measure.peak_memory_mb(h, w)
         if restorer is not None:
             results["memory_mb"][f"{w}x{h} restored"] = measure.peak_memory_mb(h, w, restore=True)
+        if restorer is not None and filler is not None:
+            results["memory_mb"][f"{w}x{h} cracks filled, restored"] = measure.peak_memory_mb(h, w, restore="cracks")
     ref = args.reference_size
     size = models[0].render_size
     refs = reference_a(models, size, args.repeat) | reference_fp32(models, args.repeat) | reference_b(ref, args.repeat)

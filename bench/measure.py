@@ -50,15 +50,15 @@ def extra_time(fn: Callable[[], object], base: Callable[[], object], repeat: int
     return spread([max(0.0, once_ms(fn) - once_ms(base)) for _ in range(repeat)])
 
 
-def peak_memory_mb(height: int, width: int, restore: bool = False) -> float:
+def peak_memory_mb(height: int, width: int, restore: bool | str = False) -> float:
     """Peak RSS (MiB) of a fresh process (no torch) that colorizes one photo of this size with both models,
-    after repairing it with the shipped restoration model if `restore`."""
+    after repairing it with the shipped restoration model if `restore` (True, or "cracks": the crack filler first)."""
     # VmHWM (not ru_maxrss, which a child inherits from the parent that forked it) is this process's own peak.
     code = (
         "import re, sys, numpy as np, colorizer\n"
         f"img = np.random.default_rng(0).integers(0, 256, ({height}, {width}), dtype=np.uint8)\n"
         "ms = [colorizer.load('cnn'), colorizer.load('gan')]\n"
-        f"c = colorizer.compare(ms, img, restore={restore})\n"
+        f"c = colorizer.compare(ms, img, restore={restore!r})\n"
         "out = [c.rgb(m.name) for m in ms]\n"
         "assert 'torch' not in sys.modules\n"
         "print(re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read()).group(1))\n"
@@ -132,7 +132,8 @@ def report(results: dict) -> str:
     lines += ["", "| reference | median ms | min-max ms |", "|---|---|---|"]
     for name, t in results["references"].items():
         lines.append(f"| {name} | {t['median']:.1f} | {t['min']:.1f}-{t['max']:.1f} |")
-    lines += ["", "| peak memory (both models, own process; 'restored': restoration first) | MiB |", "|---|---|"]
+    head = "| peak memory (both models, own process; 'restored': restoration first; 'cracks filled': the crack filler"
+    lines += ["", head + " before it) | MiB |", "|---|---|"]
     lines += [f"| {size} | {mb:.0f} |" for size, mb in results["memory_mb"].items()]
     lines += ["", "Targets:"] + [f"- {k}: {v}" for k, v in results["summary"].items()]
     return "\n".join(lines)

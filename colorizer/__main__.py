@@ -2,13 +2,16 @@
 
     python -m colorizer INPUT... -o OUTDIR [--model cnn|gan|both] [--render-size N] [--overwrite]
                         [--saturation S] [--brightness B] [--auto-contrast] [--blend T]
-                        [--restore] [--own-colours]
+                        [--restore] [--cracks] [--own-colours]
 
 Each INPUT is a file or a folder (read at its top level; files without an image extension are skipped).
 Writes OUTDIR/<input stem>_<model>.png (lossless, sRGB-tagged); with --model both and --blend T also
 <stem>_blend.png, the two models' colour mixed from all-CNN (T=0) to all-GAN (T=1), with no extra inference.
 --saturation, --brightness and --auto-contrast (a capped percentile stretch of L*) adjust every result.
 --restore repairs scratches, dust and grain in the luminance with the restoration model before anything else.
+--cracks is for a cracked print: the crack filler (onnx_models/cracks.onnx) first fills the cracks, scratches and
+dust its detector finds, then the restoration model runs (it implies --restore). Not for clean photos: it also
+takes some thin light lines of a picture for cracks.
 --own-colours also writes <stem>_own.png for a photo that still carries real colour (a faded colour print, a
 colour scan): its own colours restored by white balance, de-fading and auto-contrast, no model; a black-and-white
 or toned photo is named with the reason and gets none.
@@ -64,6 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--auto-contrast", action="store_true", help="stretch the tones (0.5 %% clipped, gain <= 1.5)")
     ap.add_argument("--blend", type=float, help="also write <stem>_blend.png: 0 = all CNN .. 1 = all GAN")
     ap.add_argument("--restore", action="store_true", help="repair scratches, dust and grain first (restore model)")
+    ap.add_argument("--cracks", action="store_true", help="a cracked print: fill its cracks first (implies --restore)")
     ap.add_argument("--own-colours", action="store_true", help="also write <stem>_own.png for photos with colour")
     args = ap.parse_args(argv)
     if args.render_size is not None and not 16 <= args.render_size <= 4096:
@@ -145,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             print(e, file=sys.stderr)
         try:
             models = [load(n) for n in (["cnn", "gan"] if args.model == "both" else [args.model])]
-            restorer = get_restorer(args.restore)
+            restorer = get_restorer("cracks" if args.cracks else args.restore)
         except (ManifestError, ContractError, FileNotFoundError) as e:
             print(e, file=sys.stderr)
             return 2

@@ -40,12 +40,16 @@ class Comparison:
 
 
 def compare(
-    models: Sequence[Model], image: np.ndarray, render_size: int | None = None, restore: bool | SupportsRestore = False
+    models: Sequence[Model],
+    image: np.ndarray,
+    render_size: int | None = None,
+    restore: bool | str | SupportsRestore = False,
 ) -> Comparison:
     """Run each model on one photo array (see pipeline.to_uint8); luminance and resizing are done once.
 
     restore: True repairs the luminance with the shipped restoration model first (FileNotFoundError until it
-    ships), or pass any object with .restore(gray uint8 HxW) -> uint8 HxW; its time is seconds["restore"].
+    ships), "cracks" fills a cracked print's cracks first (colorizer.pipeline.get_restorer), or pass any object
+    with .restore(gray uint8 HxW) -> uint8 HxW; its time is seconds["restore"].
     """
     photo, seconds = Photo.from_image(image), {}
     if (restorer := get_restorer(restore)) is not None:

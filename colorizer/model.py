@@ -121,14 +121,14 @@ class Model:
         saturation: float = 1.0,
         brightness: float = 0.0,
         auto_contrast: bool = False,
-        restore: bool | SupportsRestore = False,
+        restore: bool | str | SupportsRestore = False,
     ) -> np.ndarray:
         """Photo array (uint8/uint16 HxW, HxWx3 RGB or HxWx4 RGBA) -> RGB uint8 HxWx3, same height and width.
 
         render_size: long side (px) the network runs at (default: the model's own); saturation: colour
         boost (1 = as predicted); brightness: L* offset (0 = as is); auto_contrast: percentile stretch of L*
-        (colorizer.enhance); restore: repair the luminance first (True: the shipped restoration model, or any
-        object with .restore(gray uint8 HxW) -> uint8 HxW).
+        (colorizer.enhance); restore: repair the luminance first (True: the shipped restoration model; "cracks":
+        the crack filler, then that model; or any object with .restore(gray uint8 HxW) -> uint8 HxW).
         """
         photo = Photo.from_image(image, get_restorer(restore))
         return photo.render(self.predict_photo(photo, render_size), saturation, brightness, auto_contrast)

@@ -8,9 +8,10 @@
                       through the tone table (auto-contrast, brightness: colorizer.enhance)
                    -> sRGB uint8 (by table lookup, see colorizer.merge)
 
-A restorer (anything with `.restore(gray uint8 HxW) -> gray uint8 HxW`, e.g. the shipped restoration model)
-repairs the luma first; for a colour input the restored luma also replaces the colour image's own
-(`with_luma`), so the own-colour path (colorizer.owncolour) starts from the repaired photo too.
+A restorer (anything with `.restore(gray uint8 HxW) -> gray uint8 HxW`, e.g. the shipped restoration model, or for
+a cracked print the crack filler and then that model) repairs the luma first; for a colour input the restored luma
+also replaces the colour image's own (`with_luma`), so the own-colour path (colorizer.owncolour) starts from the
+repaired photo too.
 
 `predict` is any callable from L float32 [N,1,H,W] (0..100) to ab float32 [N,2,H,W]: an ONNX Runtime
 session in the library, a PyTorch module during training.
@@ -82,31 +83,37 @@ def with_luma(rgb: np.ndarray, gray: np.ndarray) -> np.ndarray:
     )
 
 
-def get_restorer(restore: bool | SupportsRestore | None) -> SupportsRestore | None:
-    """The restorer `restore` asks for: None for False/None, the shipped model for True, else the object itself."""
+def get_restorer(restore: bool | str | SupportsRestore | None) -> SupportsRestore | None:
+    """The restorer `restore` asks for: None for False/None, the shipped model for True, the crack filler and then
+    the shipped model for "cracks" (a cracked print: colorizer.restore.Chain), else the object itself."""
     if restore is None or restore is False:
         return None
-    if restore is True:
-        return shipped_restorer()
+    if restore is True or restore == "cracks":
+        return shipped_restorer(cracks=restore == "cracks")
     if not callable(getattr(restore, "restore", None)):
-        raise TypeError(f"restore must be True, False or an object with .restore(gray), got {type(restore).__name__}")
+        raise TypeError(
+            f"restore must be True, False, 'cracks' or an object with .restore(gray), got {type(restore).__name__}"
+        )
     return restore
 
 
 @functools.cache
-def shipped_restorer() -> SupportsRestore:
-    """The shipped restoration model (colorizer.restore), loaded once per process.
+def shipped_restorer(cracks: bool = False) -> SupportsRestore:
+    """The shipped restoration model (colorizer.restore), loaded once per process; with cracks=True the crack
+    filler (onnx_models/cracks.onnx) chained in front of it.
 
     FileNotFoundError (NO_RESTORER) while onnx_models/ has none and its manifest lists none; a listed one that
     is missing or altered gets the manifest's own message (ManifestError) from the loader.
     """
     from colorizer.model import MODEL_DIR  # imported late: colorizer.model and colorizer.restore import this module
-    from colorizer.restore import SHIPPED_RESTORER, load_restorer
+    from colorizer.restore import SHIPPED_CRACKS, SHIPPED_RESTORER, Chain, load_restorer
 
-    name = f"{SHIPPED_RESTORER}.onnx"
-    if not (MODEL_DIR / name).is_file() and name not in listed(MODEL_DIR):
-        raise FileNotFoundError(NO_RESTORER)
-    return load_restorer()
+    names = [SHIPPED_CRACKS, SHIPPED_RESTORER] if cracks else [SHIPPED_RESTORER]
+    for name in names:
+        if not (MODEL_DIR / f"{name}.onnx").is_file() and f"{name}.onnx" not in listed(MODEL_DIR):
+            missing = NO_RESTORER if name == SHIPPED_RESTORER else f"no crack filler shipped ({name}.onnx)"
+            raise FileNotFoundError(missing)
+    return Chain(load_restorer(SHIPPED_CRACKS), shipped_restorer()) if cracks else load_restorer()
 
 
 def render_dims(height: int, width: int, render_size: int) -> tuple[int, int]:

@@ -15,6 +15,9 @@ correction it makes (restored - input) is enlarged and added to the full-resolut
 Damage is repaired at the scale the model learnt it (its training photos are 256 px on the short side, so dust
 and cracks on a large scan are many pixels wide) and the time stays bounded, while every detail of the
 original that the model leaves alone survives untouched.
+A cracked print: onnx_models/cracks.onnx, the same contract, fills what its detector takes for cracks, scratches and
+dust from the pixels around them (train.crack_model). It also takes some thin light lines of a picture for cracks,
+so it runs only when asked, before the restorer (Chain; colorizer.pipeline, restore="cracks").
 flips (absent: 1): the network's output is averaged over the photo and 1 or 3 of its mirror images (flip_averaged).
 context "global" (absent: "local"): the model's output depends on its whole input (it looks at the whole photo
 before judging whether fine texture is grain), so tiles would each see a different photo. Such a model is never
@@ -37,6 +40,7 @@ from colorizer.model import MODEL_DIR, ContractError, providers, session_options
 
 RESTORER_CONTRACT = "restorer/1"
 SHIPPED_RESTORER = "restore"  # onnx_models/restore.onnx
+SHIPPED_CRACKS = "cracks"  # onnx_models/cracks.onnx: the crack filler, run before the restorer on a cracked print
 STRIP_ROWS = 256  # output rows enlarged and added at a time on the working-resolution path
 Predict = Callable[[np.ndarray], np.ndarray]  # gray float32 [1,1,h,w] 0..1 -> restored, same shape
 FLIPS = {1: [()], 2: [(), (3,)], 4: [(), (3,), (2,), (2, 3)]}  # mirror images averaged: axes of [N,1,H,W] flipped
@@ -241,11 +245,30 @@ class Restorer:
                 f"provider={self.provider})")  # fmt: skip
 
 
+class Chain:
+    """Restorers run one after the other, as one: e.g. the crack filler, then the restorer (cracked_print_restorer).
+    name: theirs joined by '+'."""
+
+    def __init__(self, *parts: Restorer):
+        self.parts = parts
+        self.name = "+".join(p.name for p in parts)
+
+    def restore(self, gray: np.ndarray) -> np.ndarray:
+        """gray uint8 HxW -> gray uint8 HxW, through every part in turn."""
+        for part in self.parts:
+            gray = part.restore(gray)
+        return gray
+
+    def __repr__(self) -> str:
+        return f"Chain({', '.join(map(repr, self.parts))})"
+
+
 def load_restorer(name_or_path: str | Path = SHIPPED_RESTORER) -> Restorer:
-    """Load the shipped restorer ('restore': onnx_models/restore.onnx, checked against MANIFEST.json first, as the
-    colorizers are; ManifestError if missing or altered) or a restorer/1 .onnx file by path."""
-    if str(name_or_path) == SHIPPED_RESTORER:
-        path = MODEL_DIR / f"{SHIPPED_RESTORER}.onnx"
+    """Load a shipped restorer/1 model ('restore': onnx_models/restore.onnx; 'cracks': the crack filler,
+    onnx_models/cracks.onnx), checked against MANIFEST.json first as the colorizers are (ManifestError if missing
+    or altered), or a restorer/1 .onnx file by path."""
+    if str(name_or_path) in (SHIPPED_RESTORER, SHIPPED_CRACKS):
+        path = MODEL_DIR / f"{name_or_path}.onnx"
         verify(path)
-        return Restorer(path, SHIPPED_RESTORER)
+        return Restorer(path, str(name_or_path))
     return Restorer(name_or_path)

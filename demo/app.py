@@ -32,11 +32,13 @@ from starlette.responses import FileResponse  # noqa: E402
 
 import colorizer  # noqa: E402
 from colorizer.compare import blend_text  # noqa: E402
+from colorizer.restore import Chain  # noqa: E402
 from demo import service  # noqa: E402
 
 try:  # sessions are created once, at start-up
     MODELS = [colorizer.load("cnn"), colorizer.load("gan")]
     RESTORER = colorizer.load_restorer()
+    CRACKED = Chain(colorizer.load_restorer("cracks"), RESTORER)  # a cracked print: its cracks filled first
 except colorizer.ManifestError as e:
     sys.exit(str(e))  # one line naming the damaged file and the fix, not a traceback
 BY_NAME = {m.name: m for m in MODELS}
@@ -59,8 +61,8 @@ often muted). **GAN**: the same network trained further against a discriminator 
 implausible colour (bolder, sometimes wrong). Both keep every detail of your photo: only the colour is
 predicted, and the result has your photo's full resolution. Move the sliders to compare; change the controls
 to re-render without uploading again. **Repair scratches, dust and grain** runs a small restoration model on
-the photo first (its before/after is shown too; the cracks of creased prints are beyond it). A photo that
-still has colour of its own (a faded colour print) also gets those colours restored, with no model.
+the photo first (its before/after is shown too); for a cracked print, tick **The print is cracked** as well.
+A photo that still has colour of its own (a faded colour print) also gets those colours restored, with no model.
 
 **The colours are the model's guess, not a historical record.** Your photos and the results are stored only
 as temporary files on this server and deleted once they are an hour old (checked every 10 minutes). The
@@ -96,6 +98,7 @@ def safe_stem(path: str) -> str:
 def colorize(
     photo: str, render_size: int = 256, colour_boost: float = 1.0, brightness: float = 0.0,
     blend: float = 0.5, mark: bool = False, restore: bool = False, auto_contrast: bool = False,
+    cracks: bool = False,
 ) -> tuple:  # fmt: skip
     """Colorize one black-and-white (or sepia, or faded) photo with both models, the CNN and the GAN.
 
@@ -108,6 +111,8 @@ def colorize(
         mark: add a visible "AI-colourised" mark to the results.
         restore: first repair scratches, dust, grain and JPEG blocks in the photo's luminance (restoration model).
         auto_contrast: stretch a faded photo's tones (percentile stretch of the luminance).
+        cracks: the print is cracked: fill the cracks, scratches and dust a detector finds, then repair as `restore`
+            does (it implies `restore`; on a clean photo it can also take thin light lines of the picture).
     Returns:
         (original, CNN result), (original, GAN result), (CNN result, GAN result), the blended result, a
         Markdown line with each model's inference time and the execution provider, and the list of
@@ -116,7 +121,8 @@ def colorize(
         them, which an API client would only download twice).
         The restoration's before/after and the own colours themselves: endpoint `restoration`.
     """
-    return results(False, photo, render_size, colour_boost, brightness, blend, mark, restore, auto_contrast)[:6]
+    controls = (render_size, colour_boost, brightness, blend, mark, restore, auto_contrast, cracks)
+    return results(False, photo, *controls)[:6]
 
 
 def colorize_page(photo: str, *controls) -> tuple:
@@ -127,19 +133,25 @@ def colorize_page(photo: str, *controls) -> tuple:
     return (*outputs, gr.ImageSlider(restored, visible=restored is not None), gr.Image(own, visible=own is not None))
 
 
-def restoration(photo: str, colour_boost: float = 1.0, brightness: float = 0.0) -> tuple:
+def restorer_for(restore: bool, cracks: bool) -> colorizer.Restorer | Chain | None:
+    """The repair the controls ask for: the crack filler and the restorer, the restorer alone, or none."""
+    return CRACKED if cracks else RESTORER if restore else None
+
+
+def restoration(photo: str, colour_boost: float = 1.0, brightness: float = 0.0, cracks: bool = False) -> tuple:
     """The repair of one photo, without colorization: what the restoration model changed, and the photo's own
     colours restored if it still carries real colour (a faded colour print, a colour scan).
 
     Args:
         photo: the image file.
         colour_boost, brightness: as for `colorize`, applied to the own colours.
+        cracks: as for `colorize`: fill a cracked print's cracks first.
     Returns:
         (luminance before, after restoring scratches, dust, grain and JPEG blocks) as full-resolution gray PNGs,
         the photo's own colours restored from the repaired photo as a PNG (None when it carries no real colour),
         and a Markdown line saying which.
     """
-    entry = service.predict(CACHE, [], photo, 256, RESTORER)  # no colorization: the repaired photo alone
+    entry = service.predict(CACHE, [], photo, 256, restorer_for(True, cracks))  # no colorization: the repair alone
     out, stem = service.new_out_dir(), safe_stem(photo)
     pair, own = service.extras(entry, out, stem, False, colour_boost, brightness)
     note = service.colour_note(entry.result.photo)
@@ -149,13 +161,14 @@ def restoration(photo: str, colour_boost: float = 1.0, brightness: float = 0.0) 
 def results(
     page: bool, photo: str, render_size: int = 256, colour_boost: float = 1.0, brightness: float = 0.0,
     blend: float = 0.5, mark: bool = False, restore: bool = False, auto_contrast: bool = False,
+    cracks: bool = False,
 ) -> tuple:  # fmt: skip
     """What `colorize` returns, then the restoration's (before, after) and the own colours (see extras; None where
     there are none). For the `page`, the images are previews (see colorize_page) and the downloads end with a zip
     of all the PNGs; for the API, the images are the full-resolution PNGs and there is no zip (a zip of files
     the client downloads anyway doubled the bytes every request sends). The results are rendered and encoded in
     parallel; the predictions come from CACHE when they can."""
-    entry = service.predict(CACHE, MODELS, photo, render_size, RESTORER if restore else None)
+    entry = service.predict(CACHE, MODELS, photo, render_size, restorer_for(restore, cracks))
     res, out, stem = entry.result, service.new_out_dir(), safe_stem(photo)
     abs_ = {"cnn": res.ab["cnn"], "gan": res.ab["gan"], "blend": res.blend("cnn", "gan", blend)}
     texts = {name: m.png_text() for name, m in BY_NAME.items()} | {"blend": blend_text(MODELS, blend)}
@@ -190,14 +203,14 @@ def rerender(photo: str | None, *controls) -> tuple:
 def colorize_batch(
     files: list[str], results: str = "Both", render_size: int = 256, colour_boost: float = 1.0,
     brightness: float = 0.0, blend: float = 0.5, restore: bool = False, auto_contrast: bool = False,
-    progress: gr.Progress = gr.Progress(),  # noqa: B008
+    cracks: bool = False, progress: gr.Progress = gr.Progress(),  # noqa: B008
 ) -> tuple:  # fmt: skip
     """Colorize many photos. A file that cannot be read is reported and does not stop the others.
 
     Args:
         files: the image files.
         results: which results to make for each photo: "Both" (CNN and GAN), "CNN", "GAN" or "Blend".
-        render_size, colour_boost, brightness, blend, restore, auto_contrast: as for `colorize`.
+        render_size, colour_boost, brightness, blend, restore, auto_contrast, cracks: as for `colorize`.
     Returns:
         A gallery of (image, caption) pairs (one per result, or an error card per unreadable file), a zip
         of all results (or None if there is none), and a Markdown report.
@@ -210,7 +223,7 @@ def colorize_batch(
         name = Path(path).name
         try:
             image = service.load_photo(path)
-            res = colorizer.compare(MODELS, image, int(render_size), RESTORER if restore else False)
+            res = colorizer.compare(MODELS, image, int(render_size), restorer_for(restore, cracks) or False)
         except gr.Error as e:  # the message starts with the file's name
             errors.append(f"- {e.message}")
             gallery.append((service.error_card(e.message), f"{name}: not colorized"))
@@ -268,7 +281,10 @@ def build() -> gr.Blocks:
             blend = gr.Slider(0, 1, 0.5, step=0.05, label="Blend: 0 = all CNN … 1 = all GAN")
             mark = gr.Checkbox(False, label="Add a visible “AI-colourised” mark")
             restore = gr.Checkbox(False, label="Repair scratches, dust and grain first",
-                                  info="Grain, dust, thin scratches, JPEG blocks; cracks in a print stay.")  # fmt: skip
+                                  info="Grain, dust, thin scratches, JPEG blocks (not a print's cracks).")  # fmt: skip
+            cracks = gr.Checkbox(False, label="The print is cracked",
+                                 info="Fill its cracks, dust and flakes first, then repair. Not for clean photos: "
+                                      "it can take thin light lines for cracks.")  # fmt: skip
             auto_contrast = gr.Checkbox(False, label="Auto-contrast", info="Stretch a faded photo's tones.")
         with gr.Tab("One photo"):
             with gr.Row(equal_height=False):
@@ -293,18 +309,18 @@ def build() -> gr.Blocks:
                                           max_height=900, min_width=300, visible=False)  # fmt: skip
                 own = gr.Image(label="The photo's own colours, restored (no model)", format="png", min_width=300,
                                interactive=False, visible=False)  # fmt: skip
-            controls = [render_size, boost, brightness, blend, mark, restore, auto_contrast]
+            controls = [render_size, boost, brightness, blend, mark, restore, auto_contrast, cracks]
             outputs = [cnn, gan, versus, blended, info, files, restored, own]
             # The page gets previews (colorize_page); the API, behind a button nobody sees, full resolution.
             button.click(colorize_page, [photo, *controls], outputs, api_name=False, concurrency_id="inference")
             api_button = gr.Button("API: colorize", visible=False)
             api_button.click(colorize, [photo, *controls], outputs[:6], api_name="colorize", concurrency_id="inference")
             api_restore = gr.Button("API: restoration", visible=False)
-            api_restore.click(restoration, [photo, boost, brightness], [restored, own, info],
+            api_restore.click(restoration, [photo, boost, brightness, cracks], [restored, own, info],
                               api_name="restoration", concurrency_id="inference")  # fmt: skip
             photo.upload(colorize_page, [photo, *controls], outputs, api_name=False, concurrency_id="inference")
             triggers = [render_size.release, boost.release, brightness.release, blend.release, mark.input,
-                        restore.input, auto_contrast.input]  # fmt: skip
+                        restore.input, auto_contrast.input, cracks.input]  # fmt: skip
             gr.on(triggers, rerender, [photo, *controls], outputs, api_name=False, concurrency_id="inference",
                   trigger_mode="always_last")  # fmt: skip
             if EXAMPLES:
@@ -319,7 +335,7 @@ def build() -> gr.Blocks:
             report = gr.Markdown(label="report")
             gallery = gr.Gallery(label="Results", columns=4, format="png", object_fit="contain", height="auto")
             archive = gr.File(label="All results (zip)", interactive=False)
-            batch_inputs = [batch_files, results, render_size, boost, brightness, blend, restore, auto_contrast]
+            batch_inputs = [batch_files, results, render_size, boost, brightness, blend, restore, auto_contrast, cracks]
             batch_button.click(colorize_batch, batch_inputs, [gallery, archive, report], api_name="colorize_batch",
                                concurrency_id="inference")  # fmt: skip
         with gr.Accordion("Model card: the two models, how well they do, where they fail", open=False):

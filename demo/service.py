@@ -35,7 +35,7 @@ import colorizer
 from colorizer.color import gray_to_rgb
 from colorizer.compare import own_colours_text
 from colorizer.imageio import Limits, fast_png_bytes
-from colorizer.pipeline import to_gray
+from colorizer.pipeline import SupportsRestore, to_gray
 from colorizer.restore import changed_share
 
 # Lower than the library's: a public server shares its memory. COLORIZER_MAX_* environment variables override.
@@ -76,9 +76,9 @@ class Entry:
 
 
 class PredictionCache:
-    """A thread-safe LRU of Entry, keyed by (sha256 of the file's bytes, render size, restored, model names),
-    bounded in bytes and items. An entry is dropped `max_age_s` seconds after it was made, even if it is still
-    being used."""
+    """A thread-safe LRU of Entry, keyed by (sha256 of the file's bytes, render size, restorer name or None, model
+    names), bounded in bytes and items. An entry is dropped `max_age_s` seconds after it was made, even if it is
+    still being used."""
 
     def __init__(self, max_bytes: int = 1 << 30, max_items: int = 16, max_age_s: float = MAX_AGE_S):
         self.max_bytes, self.max_items, self.max_age_s = max_bytes, max_items, max_age_s
@@ -166,12 +166,12 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
 
 def predict(
     cache: PredictionCache, models: list[colorizer.Model], path: str, render_size: int,
-    restorer: colorizer.Restorer | None = None,
+    restorer: SupportsRestore | None = None,
 ) -> Entry:  # fmt: skip
     """The models' predictions for an upload at a render size, its luma first repaired by `restorer` if one is
     given, from the cache when possible (the restore setting and the models are part of the key: with no
     models, an entry holds the repaired photo alone)."""
-    key = (file_digest(path), int(render_size), restorer is not None, tuple(m.name for m in models))
+    key = (file_digest(path), int(render_size), getattr(restorer, "name", None), tuple(m.name for m in models))
     entry = cache.get(key)
     if entry is None:
         image = load_photo(path)

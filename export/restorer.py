@@ -2,12 +2,19 @@
 
     python -m export.restorer CHECKPOINT -o onnx_models/restore.onnx [--max-mb 10] [--weights float32|float16]
                               [--tile-size PX] [--tile-overlap PX] [--work-size PX] [--flips 1|2|4]
+                              [--threshold P] [--grow PX] [--sigma PX]
+
+The crack filler, from a checkpoint of python -m train.crack (known by its kind; docs/restoration.md):
+    python -m export.restorer ~/runs/crack_a/last.pt -o onnx_models/cracks.onnx
 
 Rebuilds the network from the checkpoint's arch and arguments (EMA weights), exports it with dynamic N, H, W
 (input `gray` [N,1,H,W], output `restored`; H and W multiples of size_multiple, so of 32), stamps the
 metadata (contract, task, tiling, working resolution, flips, training provenance) and runs the ONNX checker.
 The tiling, the working resolution and the flips are the run's config values unless the flags override them
 (they are the library's settings, chosen after training; the network does not depend on them).
+A crack detector checkpoint is exported as train.crack_model.CrackFill (detector and fill, same contract): --threshold
+(the probability above which a pixel is filled), --grow (px the mask is grown by) and --sigma (px, the fill's
+Gaussian) are stamped under `fill`; its tiling and working size default to CRACK_TILING.
 --weights float32 (the default: the file is well under 1 MB either way, and the parity is exact) or float16
 (conv weights stored as float16 behind a Cast that ONNX Runtime folds when the session starts, as python -m
 export does for the colorizers). Then ONNX Runtime is compared with PyTorch on damaged and clean luminance of
@@ -33,10 +40,15 @@ from colorizer.color import rgb_to_gray
 from colorizer.restore import RESTORER_CONTRACT
 from export.__main__ import export_parser, keep_or_remove, max_differences, round_to_float16, write_onnx
 from train.checkpoint import load_checkpoint
+from train.crack_model import SIZE_MULTIPLE as CRACK_SIZE_MULTIPLE
+from train.crack_model import CrackFill, crack_detector
 from train.degrade import TRAIN_RANGES, Damage, apply_damage
 from train.predict import torch_predict
 from train.restore_model import restorer_from_checkpoint
 
+CRACK_TASK = ("fill the cracks, scratches and dust a detector finds in a damaged print's 8-bit luminance from the "
+              "pixels around them; for prints the user says are cracked, before the restorer")  # fmt: skip
+CRACK_TILING = {"tile_size": 1024, "tile_overlap": 64, "work_size": 1024, "flips": 1}  # as the restorer's
 PARITY_TOL = 0.5 / 255  # max |restored_onnx - restored_torch|: half an 8-bit level
 TASK = ("restore local damage (noise, film grain, blur, JPEG, dust, scratches) of a photo's 8-bit luminance; "
         "global tone (fading, contrast, casts) is left as it is")  # fmt: skip
@@ -46,6 +58,8 @@ def metadata(ck: dict) -> dict[str, str]:
     """The contract's metadata_props, all strings, from a checkpoint (a python -m train.soup average adds `soup`:
     the checkpoints averaged, each one's step, seconds and weight)."""
     c = ck["config"]
+    if ck["kind"] == "crack_detector":
+        return crack_metadata(ck)
     soup = {"soup": json.dumps(ck["soup"])} if ck.get("soup") else {}
     return {
         "contract": RESTORER_CONTRACT,
@@ -69,9 +83,35 @@ def metadata(ck: dict) -> dict[str, str]:
     } | soup
 
 
+def crack_metadata(ck: dict) -> dict[str, str]:
+    """The crack filler's metadata_props (same contract; `fill`: its threshold, grow and sigma), all strings."""
+    c = ck["config"]
+    return {
+        "contract": RESTORER_CONTRACT,
+        "task": CRACK_TASK,
+        "arch": ck["arch"],
+        "arch_args": json.dumps(ck["arch_args"]),
+        "size_multiple": str(ck["size_multiple"]),
+        **{k: str(c[k]) for k in CRACK_TILING},
+        "context": "local",
+        "fill": json.dumps(ck["fill"]),
+        "train_data": ck["train_data"],
+        "train_steps": str(ck["step"]),
+        "train_seconds": f"{ck['seconds']:.0f}",
+        "train_cpu_seconds": f"{ck['cpu_seconds']:.0f}",
+        "git_commit": ck["git_commit"],
+        "val_metrics": "{}",
+        "train_config": json.dumps(c),
+        "version": f"cracks-{datetime.date.today():%Y%m%d}-step{ck['step']}",
+    }
+
+
 def exportable(ck: dict, float16: bool) -> nn.Module:
     """The network the ONNX file holds, in PyTorch: with float16=True its conv weights rounded to float16."""
-    net = restorer_from_checkpoint(ck)
+    if ck["kind"] == "crack_detector":
+        net = CrackFill(crack_detector(ck), **ck["fill"]).eval()
+    else:
+        net = restorer_from_checkpoint(ck)
     return round_to_float16(net) if float16 else net
 
 
@@ -103,7 +143,7 @@ def parity(ck: dict, out: Path, float16: bool = False) -> tuple[float, float]:
     """Largest |restored| difference between ONNX Runtime and PyTorch (0..1 units) on parity_inputs(): against
     the exported network (float16-rounded weights where the file stores them) and against the checkpoint's float32
     network (what float16 storage costs)."""
-    nets = [torch_predict(exportable(ck, float16)), torch_predict(restorer_from_checkpoint(ck))]
+    nets = [torch_predict(exportable(ck, float16)), torch_predict(exportable(ck, float16=False))]
     worst = max_differences(out, nets, parity_inputs())
     return worst[0], worst[1]
 
@@ -114,12 +154,20 @@ def main() -> None:
     ap.add_argument("--tile-overlap", type=int, help="minimum overlap of neighbouring tiles in px")
     ap.add_argument("--work-size", type=int, help="long side above which a shrunk copy is restored (0 = never)")
     ap.add_argument("--flips", type=int, choices=(1, 2, 4), help="mirror images the library averages the network over")
+    ap.add_argument("--threshold", type=float, default=0.5, help="crack filler: fill above this probability (0.5)")
+    ap.add_argument("--grow", type=int, default=1, help="crack filler: grow the mask by this many px (1)")
+    ap.add_argument("--sigma", type=float, default=2.0, help="crack filler: the fill's Gaussian sigma in px (2)")
     args = ap.parse_args()
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     ck = load_checkpoint(args.checkpoint)
-    if ck.get("kind") != "restorer":
-        sys.exit(f"{args.checkpoint} is not a checkpoint of python -m train.restore (kind {ck.get('kind')!r})")
+    if ck.get("kind") == "crack_detector":  # its settings are the library's: the exporter's defaults
+        ck |= {"size_multiple": CRACK_SIZE_MULTIPLE, "fill": {"threshold": args.threshold, "grow": args.grow,
+                                                              "sigma": args.sigma}}  # fmt: skip
+        ck["config"] = ck["config"] | CRACK_TILING
+    elif ck.get("kind") != "restorer":
+        sys.exit(f"{args.checkpoint} is not a checkpoint of python -m train.restore or train.crack "
+                 f"(kind {ck.get('kind')!r})")  # fmt: skip
     settings = ("tile_size", "tile_overlap", "work_size", "flips")
     chosen = {k: getattr(args, k) for k in settings if getattr(args, k) is not None}
     ck["config"] = ck["config"] | chosen

@@ -70,3 +70,14 @@ def straight_and_resumed(trainer: Callable[[Path, bool], T], tmp_path: Path) -> 
     assert resumed.step == 2
     resumed.run(4)
     return straight, resumed
+
+
+def cracked_camera() -> tuple[np.ndarray, np.ndarray]:
+    """(cracked, clean) gray uint8 288x384: scikit-image's camera photo with 12 thick ragged light cracks (seed 0,
+    drawn 2x: 2-8 px wide), as on a scanned print; the restorer alone leaves them, the crack filler takes them."""
+    from skimage import data
+
+    from train.degrade import cracks, to_float, to_uint8
+
+    clean = data.camera()[:288, :384]
+    return to_uint8(cracks(to_float(clean), 12, np.random.default_rng(0), 2.0)), clean

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import ROOT, synthetic_photo
+from helpers import ROOT, cracked_camera, synthetic_photo
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +163,24 @@ def test_restore_in_the_app_repairs_and_is_cached_apart(client, scratched):
     assert psnr(after, clean) > psnr(before, clean) + 0.5
     again = client.predict(handle_file(str(path)), 256, 1.0, 0.0, 0.5, False, True, api_name="/colorize")
     assert again[4].split("·")[2:5] == fixed[4].split("·")[2:5]  # same restore and model times: cached
+
+
+def test_a_cracked_print_gets_its_cracks_filled_when_asked(client, tmp_path):
+    from gradio_client import handle_file
+
+    from train.metrics import psnr
+
+    cracked, clean = cracked_camera()
+    path = tmp_path / "cracked.png"
+    Image.fromarray(cracked).save(path)
+    afters = []
+    for cracks in (False, True):  # photo, colour boost, brightness, cracks
+        (_, after), _, _ = client.predict(handle_file(str(path)), 1.0, 0.0, cracks, api_name="/restoration")
+        afters.append(psnr(np.asarray(Image.open(path_of(after))), clean))
+    assert afters[1] > afters[0] + 1.0  # the crack filler took the cracks the restorer alone leaves
+    # /colorize: the new control is its last input; the outputs keep their order
+    out = client.predict(handle_file(str(path)), 256, 1.0, 0.0, 0.5, False, False, False, True, api_name="/colorize")
+    assert len(out) == 6 and "restored" in out[4]
 
 
 def _zip_names(path: str) -> list[str]:

@@ -11,7 +11,7 @@ from PIL import Image
 import colorizer
 from colorizer.model import MODEL_DIR
 from colorizer.pipeline import NO_RESTORER, Photo
-from helpers import ROOT, synthetic_photo
+from helpers import ROOT, cracked_camera, synthetic_photo
 
 
 def cli(*args) -> subprocess.CompletedProcess:
@@ -146,3 +146,18 @@ def test_restore_repairs_what_the_cli_writes(tmp_path):
     with Image.open(out / "fixed" / "scan_cnn.png") as im:
         assert "restoration" in im.info["Description"]
     assert not (out / "fixed" / "scan_own.png").exists()  # a gray scan has no colours of its own
+
+
+def test_cracks_fills_a_cracked_prints_cracks_before_the_restorer(tmp_path):
+    from train.metrics import psnr
+
+    cracked, clean = cracked_camera()
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    Image.fromarray(cracked).save(src / "print.png")
+    for flag in ("--restore", "--cracks"):
+        assert cli(src, "-o", out / flag, "--model", "cnn", flag).returncode == 0
+    restored, filled = (
+        Photo.from_image(colorizer.open_image(out / d / "print_cnn.png")).gray for d in ("--restore", "--cracks")
+    )
+    assert psnr(filled, clean) > psnr(restored, clean) + 1.0  # the cracks went with --cracks only

@@ -2,6 +2,7 @@
 
     python -m train.restore_eval CHECKPOINT_OR_ONNX --data DIR_OR_LIST [--root DIR] [--limit N] [--out DIR]
                                  [--work-size N] [--scale K] [--seed S] [--old-photos DIR --sheet PATH]
+                                 [--cracks CRACKS_ONNX]
 
 For instance, on the validation split the colorizers use:
     python -m train.restore_eval onnx_models/restore.onnx --data train/val_split.txt --root ../shared/data/photos
@@ -23,6 +24,7 @@ and prints the table. --old-photos DIR --sheet PATH: before/after of the real pr
 photo, then a 2x crop of its centre) as one PNG, for looking at, not committing; and two figures, since the
 prints have no clean original: the share of each print's pixels the restorer changes, and how much of
 bopbtl_a's real cracks it removes when they are added to the first 30 photos (real_cracks_removed).
+--cracks runs a crack filler before the model, as the library does for a cracked print (restore="cracks").
 """
 
 from __future__ import annotations
@@ -224,9 +226,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="seed of the fixed damaged set")
     ap.add_argument("--old-photos", type=Path, help="folder with the real prints bopbtl_*")
     ap.add_argument("--sheet", type=Path, help="where to write the old prints' before/after sheet (PNG)")
+    ap.add_argument("--cracks", type=Path, help="a crack filler .onnx (onnx_models/cracks.onnx) run before the model")
     args = ap.parse_args()
     files = evenly_spaced(read_list(args.data, args.root), args.limit)
     restore, about = load_restore(args.model, args.work_size)
+    if args.cracks:  # as the library's restore="cracks" runs them (colorizer.restore.Chain)
+        filler, restorer = Restorer(args.cracks), restore
+        restore, about["cracks"] = (lambda g: restorer(filler.restore(g))), str(args.cracks)
     grays = [rgb_to_gray(load_rgb(f)) for f in files]
     t = time.perf_counter()
     results = evaluate(grays, restore, seed=args.seed, scale=args.scale, progress=True)
