@@ -89,7 +89,7 @@ def get_restorer(restore: bool | str | SupportsRestore | None) -> SupportsRestor
     if restore is None or restore is False:
         return None
     if restore is True or restore == "cracks":
-        return shipped_restorer(cracks=restore == "cracks")
+        return shipped_restorer(restore == "cracks")
     if not callable(getattr(restore, "restore", None)):
         raise TypeError(
             f"restore must be True, False, 'cracks' or an object with .restore(gray), got {type(restore).__name__}"
@@ -100,7 +100,8 @@ def get_restorer(restore: bool | str | SupportsRestore | None) -> SupportsRestor
 @functools.cache
 def shipped_restorer(cracks: bool = False) -> SupportsRestore:
     """The shipped restoration model (colorizer.restore), loaded once per process; with cracks=True the crack
-    filler (onnx_models/cracks.onnx) chained in front of it.
+    filler (onnx_models/cracks.onnx) chained in front of that same model. (Called with `cracks` positional, so the
+    cache has one key per value.)
 
     FileNotFoundError (NO_RESTORER) while onnx_models/ has none and its manifest lists none; a listed one that
     is missing or altered gets the manifest's own message (ManifestError) from the loader.
@@ -113,7 +114,7 @@ def shipped_restorer(cracks: bool = False) -> SupportsRestore:
         if not (MODEL_DIR / f"{name}.onnx").is_file() and f"{name}.onnx" not in listed(MODEL_DIR):
             missing = NO_RESTORER if name == SHIPPED_RESTORER else f"no crack filler shipped ({name}.onnx)"
             raise FileNotFoundError(missing)
-    return Chain(load_restorer(SHIPPED_CRACKS), shipped_restorer()) if cracks else load_restorer()
+    return Chain(load_restorer(SHIPPED_CRACKS), shipped_restorer(False)) if cracks else load_restorer()
 
 
 def render_dims(height: int, width: int, render_size: int) -> tuple[int, int]:

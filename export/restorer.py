@@ -5,7 +5,7 @@
                               [--threshold P] [--grow PX] [--sigma PX]
 
 The crack filler, from a checkpoint of python -m train.crack (known by its kind; docs/restoration.md):
-    python -m export.restorer ~/runs/crack_a/last.pt -o onnx_models/cracks.onnx
+    python -m export.restorer ~/runs/crack_b/last.pt --threshold 0.7 -o onnx_models/cracks.onnx
 
 Rebuilds the network from the checkpoint's arch and arguments (EMA weights), exports it with dynamic N, H, W
 (input `gray` [N,1,H,W], output `restored`; H and W multiples of size_multiple, so of 32), stamps the
@@ -154,7 +154,7 @@ def main() -> None:
     ap.add_argument("--tile-overlap", type=int, help="minimum overlap of neighbouring tiles in px")
     ap.add_argument("--work-size", type=int, help="long side above which a shrunk copy is restored (0 = never)")
     ap.add_argument("--flips", type=int, choices=(1, 2, 4), help="mirror images the library averages the network over")
-    ap.add_argument("--threshold", type=float, default=0.5, help="crack filler: fill above this probability (0.5)")
+    ap.add_argument("--threshold", type=float, default=0.7, help="crack filler: fill above this probability (0.7)")
     ap.add_argument("--grow", type=int, default=1, help="crack filler: grow the mask by this many px (1)")
     ap.add_argument("--sigma", type=float, default=2.0, help="crack filler: the fill's Gaussian sigma in px (2)")
     args = ap.parse_args()

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from colorizer.pipeline import get_restorer
-from colorizer.restore import Chain, Restorer
+from colorizer.restore import Chain, Restorer, load_restorer
 from helpers import TINY_RESTORE, cracked_camera, run, straight_and_resumed
 from train.checkpoint import load_checkpoint
 from train.crack import CrackTrainer, crack_sample, load_crack_config
@@ -105,3 +105,10 @@ def test_the_shipped_filler_takes_off_thick_cracks_the_restorer_leaves():
     assert both.name == "cracks+restore" and both.parts[1] is restorer  # loaded once per process
     alone, filled = psnr(restorer.restore(cracked), clean), psnr(both.restore(cracked), clean)
     assert filled > alone + 1.5, (alone, filled)
+
+
+def test_the_shipped_filler_and_restorer_stay_within_the_training_budget():
+    """The issue's budget, 4 core-hours for the shipped run: the restorer's steps (wall time on one thread each, an
+    upper bound) and the crack detector's (CPU time over its threads), as their files record them."""
+    restorer, filler = load_restorer(), load_restorer("cracks")
+    assert float(restorer.meta["train_seconds"]) + float(filler.meta["train_cpu_seconds"]) <= 4 * 3600

@@ -5,7 +5,7 @@ damage (cracks, scratches, dust), and which are picture?
                           [--threads T]
 
 For instance, the shipped detector (then python -m export.restorer ... --detector RUN_DIR/last.pt):
-    python -m train.crack --config train/configs/crack_a.toml --data ../shared/data/photos --out ~/runs/crack_a
+    python -m train.crack --config train/configs/crack_b.toml --data ../shared/data/photos --out ~/runs/crack_b
 
 Each step draws batch_size crops of the training photos' luminance (train.data's hash split), half of them first
 enlarged 1-2.2x as a scan is (the picture smoother than its damage), 30 % faded. On 1 - p_clean of them: short
