@@ -246,8 +246,8 @@ class Restorer:
 
 
 class Chain:
-    """Restorers run one after the other, as one: e.g. the crack filler, then the restorer (cracked_print_restorer).
-    name: theirs joined by '+'."""
+    """Restorers run one after the other, as one: e.g. the crack filler, then the restorer (colorizer.pipeline's
+    restore="cracks"). name: theirs joined by '+'."""
 
     def __init__(self, *parts: Restorer):
         self.parts = parts

@@ -32,13 +32,13 @@ from starlette.responses import FileResponse  # noqa: E402
 
 import colorizer  # noqa: E402
 from colorizer.compare import blend_text  # noqa: E402
-from colorizer.restore import Chain  # noqa: E402
+from colorizer.pipeline import SupportsRestore, get_restorer  # noqa: E402
 from demo import service  # noqa: E402
 
 try:  # sessions are created once, at start-up
     MODELS = [colorizer.load("cnn"), colorizer.load("gan")]
-    RESTORER = colorizer.load_restorer()
-    CRACKED = Chain(colorizer.load_restorer("cracks"), RESTORER)  # a cracked print: its cracks filled first
+    RESTORER = get_restorer(True)
+    CRACKED = get_restorer("cracks")  # a cracked print: the crack filler, then that same restorer
 except colorizer.ManifestError as e:
     sys.exit(str(e))  # one line naming the damaged file and the fix, not a traceback
 BY_NAME = {m.name: m for m in MODELS}
@@ -133,7 +133,7 @@ def colorize_page(photo: str, *controls) -> tuple:
     return (*outputs, gr.ImageSlider(restored, visible=restored is not None), gr.Image(own, visible=own is not None))
 
 
-def restorer_for(restore: bool, cracks: bool) -> colorizer.Restorer | Chain | None:
+def restorer_for(restore: bool, cracks: bool) -> SupportsRestore | None:
     """The repair the controls ask for: the crack filler and the restorer, the restorer alone, or none."""
     return CRACKED if cracks else RESTORER if restore else None
 

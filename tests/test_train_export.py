@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -15,6 +16,7 @@ from export.__main__ import PARITY_TOL, parity
 from helpers import ROOT, TINY, run, straight_and_resumed
 from train.checkpoint import load_checkpoint
 from train.config import load_config
+from train.crack import load_crack_config
 from train.efficientnet import EfficientNetLite
 from train.loop import Trainer
 from train.restore_config import load_restore_config
@@ -244,6 +246,9 @@ def test_every_config_in_the_repository_loads(path):
     if path.stem.startswith("restore"):
         cfg = load_restore_config(path)  # unknown keys are an error
         assert cfg.arch == "RestoreUNet" and cfg.steps > 0
+    elif path.stem.startswith("crack"):
+        cfg = load_crack_config(path)  # unknown keys are an error
+        assert cfg.steps > 0 and all(Path(p).name.startswith("bopbtl_") for p in cfg.damage_prints)
     else:
         cfg = load_config(path)  # unknown keys or values are an error
         assert cfg.model == path.stem.split("_")[0]  # cnn*.toml train a CNN, gan*.toml a GAN
