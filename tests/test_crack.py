@@ -13,7 +13,7 @@ from colorizer.pipeline import get_restorer
 from colorizer.restore import Chain, Restorer, load_restorer
 from helpers import TINY_RESTORE, cracked_camera, run, straight_and_resumed
 from train.checkpoint import load_checkpoint
-from train.crack import CrackTrainer, crack_sample, load_crack_config
+from train.crack import CrackTrainer, crack_sample, load_crack_config, lookalikes
 from train.crack_model import CrackFill, CrackNet, fill, gaussian_kernel
 from train.metrics import psnr
 from train.restore import RestoreTrainer
@@ -34,6 +34,12 @@ def test_training_samples_are_deterministic_and_their_mask_is_the_damage():
     assert 0 < np.mean([m.mean() for m in masks]) < 0.2  # damage is local: a few % of the pixels
     clean = [crack_sample(GRAY, replace(cfg, p_clean=1.0), [], np.random.default_rng(s))[1] for s in range(5)]
     assert not np.stack(clean).any()  # grain, blur, sharpening and JPEG are never damage
+    lettered = replace(cfg, p_clean=1.0, p_lookalikes=1.0)  # lettering and wires are picture, never damage
+    with_text = [crack_sample(GRAY, lettered, [], np.random.default_rng(s)) for s in range(5)]
+    assert not np.stack([m for _, m in with_text]).any()
+    flat = np.full((64, 64), 0.4, np.float32)
+    drawn = [np.abs(lookalikes(flat, np.random.default_rng(s)) - flat) > 0.1 for s in range(5)]
+    assert all(0 < d.mean() < 0.3 for d in drawn)  # thin strokes: some pixels, not the whole crop
 
 
 def test_the_fill_replaces_only_masked_pixels_with_their_surroundings():

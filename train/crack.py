@@ -22,6 +22,7 @@ config, optimiser and random state, so --resume continues exactly) and log.csv. 
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from train import degrade as D
 from train.__main__ import add_run_arguments
@@ -57,6 +58,9 @@ class CrackConfig:
     # share of damaged crops with long, nearly straight scratches (train.degrade.scratches). 0 in the shipped run:
     # they taught crack_a that a tripod's leg or a mast is damage, and the restorer repairs such scratches anyway
     p_scratches: float = 0.35
+    # share of crops given picture detail that looks like damage and is not (lookalikes: lettering, straight thin
+    # lines such as wires), drawn before the damage, so the mask never covers it: crack_b smeared a shop sign
+    p_lookalikes: float = 0.0
     damage_prints: list = field(default_factory=list)  # scanned prints whose cracks are lifted (print_damage)
     pos_weight: float = 3.0
     lr: float = 2e-3
@@ -107,6 +111,31 @@ def local_damage(x: np.ndarray, cfg: CrackConfig, prints: list[np.ndarray], rng:
     return x
 
 
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,&"
+
+
+@functools.cache
+def font(size: int) -> ImageFont.FreeTypeFont:
+    """Pillow's bundled font at `size` px (no download, no system font)."""
+    return ImageFont.load_default(size=size)
+
+
+def lookalikes(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """float32 HxW 0..1 with picture detail that a crack detector could take for damage: 1-4 words of lettering
+    (8-28 px) and 0-3 straight lines 1-2 px wide, all light (7 in 10) or all dark, at strength 0.4-1."""
+    h, w = x.shape
+    layer = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(layer)
+    for _ in range(int(rng.integers(1, 5))):
+        text = "".join(rng.choice(list(LETTERS), int(rng.integers(3, 14))))
+        draw.text((rng.uniform(-w / 4, w), rng.uniform(-8, h)), text, fill=255, font=font(int(rng.integers(8, 29))))
+    for _ in range(int(rng.integers(0, 4))):
+        ends = [(float(rng.uniform(0, w)), float(rng.uniform(0, h))) for _ in range(2)]
+        draw.line(ends, fill=255, width=int(rng.integers(1, 3)))
+    alpha = np.asarray(layer, np.float32) / 255
+    return D._blend(x, alpha, rng.random() < 0.7, rng.uniform(0.4, 1.0))
+
+
 def scan_noise(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """float32 HxW -> uint8 HxW with what a scan adds everywhere: grain, noise, blur, sharpening, a JPEG."""
     if rng.random() < 0.5:
@@ -126,6 +155,8 @@ def crack_sample(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(damaged scan uint8 HxW, damage mask float32 HxW 0/1) of one crop of a clean photo (module docstring)."""
     clean = scan_crop(gray, cfg.crop_size, rng)
+    if cfg.p_lookalikes and rng.random() < cfg.p_lookalikes:  # drawn only when set: older configs keep their streams
+        clean = lookalikes(clean, rng)
     damaged = clean if rng.random() < cfg.p_clean else local_damage(clean, cfg, prints, rng)
     mask = (np.abs(damaged - clean) > cfg.mask_level / 255).astype(np.float32)
     return scan_noise(damaged, rng), mask
