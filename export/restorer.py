@@ -55,15 +55,13 @@ TASK = ("restore local damage (noise, film grain, blur, JPEG, dust, scratches) o
 
 
 def metadata(ck: dict) -> dict[str, str]:
-    """The contract's metadata_props, all strings, from a checkpoint (a python -m train.soup average adds `soup`:
-    the checkpoints averaged, each one's step, seconds and weight)."""
-    c = ck["config"]
-    if ck["kind"] == "crack_detector":
-        return crack_metadata(ck)
-    soup = {"soup": json.dumps(ck["soup"])} if ck.get("soup") else {}
-    return {
+    """The contract's metadata_props, all strings, from a checkpoint of a restorer (a python -m train.soup average
+    adds `soup`: the checkpoints averaged, each one's step, seconds and weight) or of a crack detector (`fill`: its
+    threshold, grow and sigma; `train_cpu_seconds`)."""
+    c, crack = ck["config"], ck["kind"] == "crack_detector"
+    common = {
         "contract": RESTORER_CONTRACT,
-        "task": TASK,
+        "task": CRACK_TASK if crack else TASK,
         "arch": ck["arch"],
         "arch_args": json.dumps(ck["arch_args"]),
         "size_multiple": str(ck["size_multiple"]),
@@ -71,39 +69,22 @@ def metadata(ck: dict) -> dict[str, str]:
         "tile_overlap": str(c["tile_overlap"]),
         "work_size": str(c["work_size"]),
         "flips": str(c.get("flips", 1)),
+        "train_data": ck["train_data"],
+        "train_steps": str(ck["step"]),
+        "train_seconds": f"{ck['seconds']:.0f}",
+        "git_commit": ck["git_commit"],
+        "train_config": json.dumps(c),
+        "version": f"{'cracks' if crack else 'restorer'}-{datetime.date.today():%Y%m%d}-step{ck['step']}",
+    }
+    if crack:
+        return common | {"context": "local", "fill": json.dumps(ck["fill"]), "val_metrics": "{}",
+                         "train_cpu_seconds": f"{ck['cpu_seconds']:.0f}"}  # fmt: skip
+    restorer = {
         "context": "global" if ck["arch_args"].get("global_context") else "local",
         "damage": json.dumps(TRAIN_RANGES),
-        "train_data": ck["train_data"],
-        "train_steps": str(ck["step"]),
-        "train_seconds": f"{ck['seconds']:.0f}",
-        "git_commit": ck["git_commit"],
         "val_metrics": json.dumps({k: v for k, v in (ck.get("val_metrics") or {}).items() if k != "groups"}),
-        "train_config": json.dumps(c),
-        "version": f"restorer-{datetime.date.today():%Y%m%d}-step{ck['step']}",
-    } | soup
-
-
-def crack_metadata(ck: dict) -> dict[str, str]:
-    """The crack filler's metadata_props (same contract; `fill`: its threshold, grow and sigma), all strings."""
-    c = ck["config"]
-    return {
-        "contract": RESTORER_CONTRACT,
-        "task": CRACK_TASK,
-        "arch": ck["arch"],
-        "arch_args": json.dumps(ck["arch_args"]),
-        "size_multiple": str(ck["size_multiple"]),
-        **{k: str(c[k]) for k in CRACK_TILING},
-        "context": "local",
-        "fill": json.dumps(ck["fill"]),
-        "train_data": ck["train_data"],
-        "train_steps": str(ck["step"]),
-        "train_seconds": f"{ck['seconds']:.0f}",
-        "train_cpu_seconds": f"{ck['cpu_seconds']:.0f}",
-        "git_commit": ck["git_commit"],
-        "val_metrics": "{}",
-        "train_config": json.dumps(c),
-        "version": f"cracks-{datetime.date.today():%Y%m%d}-step{ck['step']}",
     }
+    return common | restorer | ({"soup": json.dumps(ck["soup"])} if ck.get("soup") else {})
 
 
 def exportable(ck: dict, float16: bool) -> nn.Module:
