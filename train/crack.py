@@ -4,8 +4,9 @@ damage (cracks, scratches, dust), and which are picture?
     python -m train.crack --data DIR --out RUN_DIR [--config FILE] [--steps N | --minutes M] [--resume]
                           [--threads T]
 
-For instance, the shipped detector (then python -m export.restorer ... --detector RUN_DIR/last.pt):
+For instance, the shipped detector, then the shipped crack filler made from it:
     python -m train.crack --config train/configs/crack_b.toml --data ../shared/data/photos --out ~/runs/crack_b
+    python -m export.restorer ~/runs/crack_b/last.pt --threshold 0.7 -o onnx_models/cracks.onnx
 
 Each step draws batch_size crops of the training photos' luminance (train.data's hash split), half of them first
 enlarged 1-2.2x as a scan is (the picture smoother than its damage), 30 % faded. On 1 - p_clean of them: short
@@ -47,6 +48,8 @@ LOG = ["step", "seconds", "cpu_seconds", "loss", "precision", "recall"]
 
 @dataclass
 class CrackConfig:
+    """A crack detector run's settings, read from a TOML file (load_crack_config) and stored in its checkpoints."""
+
     arch_args: dict = field(default_factory=lambda: {"widths": [16, 24, 32]})
     steps: int = 3000
     minutes: float = 0.0
@@ -163,6 +166,8 @@ def crack_sample(
 
 
 class CrackTrainer:
+    """Owns the photos, the detector, its optimiser and random stream, and the run folder (last.pt, log.csv)."""
+
     def __init__(self, cfg: CrackConfig, data_dir: str | Path, out_dir: str | Path, resume: bool = False):
         torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
@@ -225,13 +230,19 @@ class CrackTrainer:
             self.seconds += time.time() - t
             self.cpu_seconds += time.process_time() - c
             if self.step % self.cfg.ckpt_every == 0 or self.step == max_steps:
-                mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-                row = {"step": self.step, "seconds": round(self.seconds), "cpu_seconds": round(self.cpu_seconds)}
-                append_row(self.out / "log.csv", LOG, row | {k: f"{v:.4f}" for k, v in mean.items()})
-                text = [f"{k} {v}" for k, v in row.items()] + [f"{k} {v:.3f}" for k, v in mean.items()]
-                print(", ".join(text), flush=True)
-                self.save()
+                self.checkpoint(rows)
                 rows = []
+        if rows:  # stopped by --minutes between checkpoints: keep those steps too
+            self.checkpoint(rows)
+
+    def checkpoint(self, rows: list[dict]) -> None:
+        """Save last.pt, then append the mean of `rows` (the steps since the last checkpoint) to log.csv and print
+        it: a run killed between the two may miss a row of the log, never repeat one."""
+        self.save()
+        mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+        row = {"step": self.step, "seconds": round(self.seconds), "cpu_seconds": round(self.cpu_seconds)}
+        append_row(self.out / "log.csv", LOG, row | {k: f"{v:.4f}" for k, v in mean.items()})
+        print(", ".join([f"{k} {v}" for k, v in row.items()] + [f"{k} {v:.3f}" for k, v in mean.items()]), flush=True)
 
 
 def main() -> None:

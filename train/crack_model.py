@@ -5,10 +5,10 @@
          > 0 where a pixel is local damage (a crack, scratch or dust spot) rather than picture
       -> the mask (probability > threshold), grown by `grow` px (the scan's sharpening leaves dark fringes beside
          each crack); its pixels are replaced by the Gaussian-weighted mean of the unmasked pixels around them
-         (normalised convolution, sigma `sigma` px, separable): `filled`, the same shape and range
+         (normalised convolution, sigma `sigma` px, separable): the output, same shape and range
 
 The library runs it before the restorer when the user says the print is cracked (restore="cracks", --cracks, the
-app's "Cracked print" box), never by default: it also takes thin light lines of the picture for cracks (on clean
+app's "The print is cracked" box), never by default: it also takes thin light lines of the picture for cracks (on clean
 photos it costs PSNR the restorer alone does not; docs/restoration.md), as the scratch detector of "Bringing Old
 Photos Back to Life" runs only with --with_scratch.
 
@@ -33,7 +33,7 @@ SIZE_MULTIPLE = 8  # 2 (unshuffle) x 2 x 2
 
 class CrackNet(nn.Module):
     """gray [N,1,H,W] 0..1 (H, W multiples of 8) -> damage logits [N,1,H,W]; widths: channels at 1/2, 1/4 and
-    1/8 of the input. The restorer's layers (conv, Up) at a tenth of its cost: 2,900 multiply-adds a pixel."""
+    1/8 of the input. The restorer's layers (conv, Up), a twelfth of its multiply-adds: 2,844 a pixel."""
 
     def __init__(self, widths: tuple[int, int, int] | list[int] = (16, 24, 32)):
         super().__init__()
