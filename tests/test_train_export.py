@@ -248,7 +248,8 @@ def test_every_config_in_the_repository_loads(path):
         assert cfg.arch == "RestoreUNet" and cfg.steps > 0
     elif path.stem.startswith("crack"):
         cfg = load_crack_config(path)  # unknown keys are an error
-        assert cfg.steps > 0 and all(Path(p).name.startswith("bopbtl_") for p in cfg.damage_prints)
+        prints = {Path(p).stem for p in cfg.damage_prints}
+        assert cfg.steps > 0 and not prints & {"bopbtl_a", "bopbtl_c"}  # the test prints stay out
     else:
         cfg = load_config(path)  # unknown keys or values are an error
         assert cfg.model == path.stem.split("_")[0]  # cnn*.toml train a CNN, gan*.toml a GAN
