@@ -5,6 +5,9 @@ from __future__ import annotations
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TypeVar
+
+C = TypeVar("C")
 
 # Default architecture per model kind (the GAN's generator is the CNN); a config file may override both.
 DEFAULT_ARCH = {
@@ -72,17 +75,17 @@ class TrainConfig:
         return asdict(self)
 
 
-def load_config(path: str | Path | None, model_default: str = "cnn", **overrides) -> TrainConfig:
-    """A TrainConfig from a TOML file (unknown keys are an error), then keyword overrides (None skipped).
+def config_from_toml(cls: type[C], path: str | Path | None, defaults: dict | None = None, **overrides) -> C:
+    """A config dataclass `cls` (TrainConfig, RestoreConfig, CrackConfig) from `defaults`, then a TOML file's values
+    (unknown keys are an error), then keyword overrides (None skipped)."""
+    values = dict(defaults or {}) | (tomllib.loads(Path(path).read_text()) if path else {})
+    unknown = set(values) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
+    return cls(**values | {k: v for k, v in overrides.items() if v is not None})
 
-    `model_default` is the model kind when the file does not name one.
-    """
-    values: dict = {"model": model_default}
-    if path:
-        values |= tomllib.loads(Path(path).read_text())
-        known = {f.name for f in fields(TrainConfig)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainConfig(**values)
+
+def load_config(path: str | Path | None, model_default: str = "cnn", **overrides) -> TrainConfig:
+    """A TrainConfig from a TOML file (config_from_toml); `model_default` is the model kind when the file does not
+    name one."""
+    return config_from_toml(TrainConfig, path, {"model": model_default}, **overrides)

@@ -25,8 +25,7 @@ from __future__ import annotations
 import argparse
 import functools
 import time
-import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +36,7 @@ from PIL import Image, ImageDraw, ImageFont
 from train import degrade as D
 from train.__main__ import add_run_arguments
 from train.checkpoint import git_commit, load_checkpoint, save_atomic
+from train.config import config_from_toml
 from train.crack_model import CrackNet
 from train.data import split_photos
 from train.loop import lr_factor
@@ -79,11 +79,7 @@ class CrackConfig:
 
 def load_crack_config(path: str | Path | None, **overrides) -> CrackConfig:
     """A CrackConfig from a TOML file (unknown keys are an error), then keyword overrides (None skipped)."""
-    values = tomllib.loads(Path(path).read_text()) if path else {}
-    unknown = set(values) - {f.name for f in fields(CrackConfig)}
-    if unknown:
-        raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
-    return CrackConfig(**values | {k: v for k, v in overrides.items() if v is not None})
+    return config_from_toml(CrackConfig, path, **overrides)
 
 
 def scan_crop(gray: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:

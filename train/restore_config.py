@@ -8,10 +8,10 @@ Every field is stored in the run's checkpoints (RestoreConfig.to_dict), so a run
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from train.config import config_from_toml
 from train.degrade import KINDS
 
 
@@ -89,8 +89,4 @@ class RestoreConfig:
 
 def load_restore_config(path: str | Path | None, **overrides) -> RestoreConfig:
     """A RestoreConfig from a TOML file (unknown keys are an error), then keyword overrides (None skipped)."""
-    values = tomllib.loads(Path(path).read_text()) if path else {}
-    unknown = set(values) - {f.name for f in fields(RestoreConfig)}
-    if unknown:
-        raise ValueError(f"{path}: unknown config keys {sorted(unknown)}")
-    return RestoreConfig(**values | {k: v for k, v in overrides.items() if v is not None})
+    return config_from_toml(RestoreConfig, path, **overrides)
