@@ -103,7 +103,7 @@ def reference_a(models: list[colorizer.Model], size: int, repeat: int) -> dict[s
     """(a) our networks (random weights, same architecture) under PyTorch eager at the render size."""
     import torch
 
-    from train.models import build_colorizer
+    from train.colorize.model import build_colorizer
 
     torch.set_num_threads(ort.SessionOptions().intra_op_num_threads or measure.threads())
     out = {}

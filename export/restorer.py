@@ -1,10 +1,13 @@
-"""Export a checkpoint of python -m train.restore to a self-contained restorer/1 ONNX model, then verify it.
+"""Export a checkpoint of python -m train.restore (or of python -m train.restore.crack) to a self-contained
+restorer/1 ONNX model, then verify it.
 
     python -m export.restorer CHECKPOINT -o onnx_models/restore.onnx [--max-mb 10] [--weights float32|float16]
                               [--tile-size PX] [--tile-overlap PX] [--work-size PX] [--flips 1|2|4]
                               [--threshold P] [--grow PX] [--sigma PX]
 
-The crack filler, from a checkpoint of python -m train.crack (known by its kind; docs/restoration.md):
+The shipped restorer, from the soup of train/configs/restore_wide8_f.toml:
+    python -m export.restorer ~/runs/wide8_soup/last.pt -o onnx_models/restore.onnx --flips 2
+The shipped crack filler, from a checkpoint of python -m train.restore.crack (known by its kind):
     python -m export.restorer ~/runs/crack_b/last.pt --threshold 0.7 -o onnx_models/cracks.onnx
 
 Rebuilds the network from the checkpoint's arch and arguments (EMA weights), exports it with dynamic N, H, W
@@ -12,10 +15,10 @@ Rebuilds the network from the checkpoint's arch and arguments (EMA weights), exp
 metadata (contract, task, tiling, working resolution, flips, training provenance) and runs the ONNX checker.
 The tiling, the working resolution and the flips are the run's config values unless the flags override them
 (they are the library's settings, chosen after training; the network does not depend on them).
-A crack detector checkpoint is exported as train.crack_model.CrackFill (detector and fill, same contract): --threshold
-(the probability above which a pixel is filled), --grow (px the mask is grown by) and --sigma (px, the fill's
-Gaussian) are stamped under `fill`; its tiling and working size default to CRACK_TILING.
---weights float32 (the default: the file is well under 1 MB either way, and the parity is exact) or float16
+A crack detector checkpoint is exported as train.restore.crack_model.CrackFill (detector and fill, same contract):
+--threshold (the probability above which a pixel is filled), --grow (px the mask is grown by) and --sigma (px, the
+fill's Gaussian) are stamped under `fill`; its tiling and working size default to CRACK_TILING.
+--weights float32 (the default: the file is small either way, and the parity is exact) or float16
 (conv weights stored as float16 behind a Cast that ONNX Runtime folds when the session starts, as python -m
 export does for the colorizers). Then ONNX Runtime is compared with PyTorch on damaged and clean luminance of
 real photos (scikit-image samples) at two sizes: against the same network with the stored weights (must agree
@@ -38,13 +41,13 @@ from torch import nn
 
 from colorizer.color import rgb_to_gray
 from colorizer.restore import RESTORER_CONTRACT
-from export.__main__ import export_parser, keep_or_remove, max_differences, round_to_float16, write_onnx
+from export.onnx_file import export_parser, keep_or_remove, max_differences, round_to_float16, write_onnx
 from train.checkpoint import load_checkpoint
-from train.crack_model import SIZE_MULTIPLE as CRACK_SIZE_MULTIPLE
-from train.crack_model import CrackFill, crack_detector
-from train.degrade import TRAIN_RANGES, Damage, apply_damage
 from train.predict import torch_predict
-from train.restore_model import restorer_from_checkpoint
+from train.restore.crack_model import SIZE_MULTIPLE as CRACK_SIZE_MULTIPLE
+from train.restore.crack_model import CrackFill, crack_detector
+from train.restore.degrade import Damage, apply_damage
+from train.restore.model import restorer_from_checkpoint
 
 CRACK_TASK = ("fill the cracks, scratches and dust a detector finds in a damaged print's 8-bit luminance from the "
               "pixels around them; for prints the user says are cracked, before the restorer")  # fmt: skip
@@ -81,7 +84,6 @@ def metadata(ck: dict) -> dict[str, str]:
                          "train_cpu_seconds": f"{ck['cpu_seconds']:.0f}"}  # fmt: skip
     restorer = {
         "context": "global" if ck["arch_args"].get("global_context") else "local",
-        "damage": json.dumps(TRAIN_RANGES),
         "val_metrics": json.dumps({k: v for k, v in (ck.get("val_metrics") or {}).items() if k != "groups"}),
     }
     return common | restorer | ({"soup": json.dumps(ck["soup"])} if ck.get("soup") else {})
@@ -130,7 +132,7 @@ def parity(ck: dict, out: Path, float16: bool = False) -> tuple[float, float]:
 
 
 def main() -> None:
-    ap = export_parser(__doc__, "python -m train.restore", "float32")
+    ap = export_parser(__doc__, "python -m train.restore or train.restore.crack", "float32")
     ap.add_argument("--tile-size", type=int, help="tile side in px, a multiple of 32 (default: the run's config)")
     ap.add_argument("--tile-overlap", type=int, help="minimum overlap of neighbouring tiles in px")
     ap.add_argument("--work-size", type=int, help="long side above which a shrunk copy is restored (0 = never)")
@@ -147,7 +149,7 @@ def main() -> None:
                                                               "sigma": args.sigma}}  # fmt: skip
         ck["config"] = ck["config"] | CRACK_TILING
     elif ck.get("kind") != "restorer":
-        sys.exit(f"{args.checkpoint} is not a checkpoint of python -m train.restore or train.crack "
+        sys.exit(f"{args.checkpoint} is not a checkpoint of python -m train.restore or train.restore.crack "
                  f"(kind {ck.get('kind')!r})")  # fmt: skip
     settings = ("tile_size", "tile_overlap", "work_size", "flips")
     chosen = {k: getattr(args, k) for k in settings if getattr(args, k) is not None}

@@ -44,7 +44,7 @@ batch_pixels = 16384
 threads = 1
 """
 
-# python -m train.restore's tiny run (keyword arguments of train.restore_config.load_restore_config)
+# python -m train.restore's tiny run (fields of train.restore.config.RestoreConfig)
 TINY_RESTORE = {"steps": 4, "eval_every": 3, "ckpt_every": 2, "val_images": 2, "val_percent": 20, "crop_size": 64,
                 "batch_size": 4, "threads": 1, "arch_args": {"widths": [8, 16, 16], "depth": 1}}  # fmt: skip
 
@@ -60,7 +60,7 @@ T = TypeVar("T")
 
 
 def straight_and_resumed(trainer: Callable[[Path, bool], T], tmp_path: Path) -> tuple[T, T]:
-    """A 4-step run made twice by trainer(run_dir, resume) (Trainer or RestoreTrainer): straight through, and
+    """A 4-step run made twice by trainer(run_dir, resume) (a train.trainer.Trainer): straight through, and
     stopped at step 2 (an evaluation and last.pt), then resumed from there; resume tests compare the two."""
     straight = trainer(tmp_path / "a", False)
     straight.run(4)
@@ -77,7 +77,7 @@ def cracked_camera() -> tuple[np.ndarray, np.ndarray]:
     drawn 2x: 2-8 px wide), as on a scanned print; the restorer alone leaves them, the crack filler takes them."""
     from skimage import data
 
-    from train.degrade import cracks, to_float, to_uint8
+    from train.restore.degrade import cracks, to_float, to_uint8
 
     clean = data.camera()[:288, :384]
     return to_uint8(cracks(to_float(clean), 12, np.random.default_rng(0), 2.0)), clean

@@ -5,6 +5,7 @@ import pytest
 from helpers import TINY, free_port, run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["cnn", "gan"])
 def test_two_process_ddp_ranks_agree(tmp_path, photo_dir, kind):
     cfg = tmp_path / "tiny.toml"

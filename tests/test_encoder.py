@@ -8,8 +8,8 @@ from PIL import Image
 from skimage import data as skdata
 
 from colorizer.color import gray_to_l, rgb_to_gray
-from train.efficientnet import EfficientNetLite, fold_batchnorms
-from train.models import ColorCNN, l_to_encoder_input
+from train.colorize.efficientnet import EfficientNetLite, fold_batchnorms
+from train.colorize.model import ColorCNN, l_to_encoder_input
 
 CATS = set(range(281, 286))  # ImageNet: tabby, tiger cat, Persian, Siamese, Egyptian cat
 COFFEE = {967, 968, 504}  # espresso, cup, coffee mug

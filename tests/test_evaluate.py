@@ -1,4 +1,4 @@
-"""python -m train.evaluate on a few synthetic photos."""
+"""python -m train.colorize.evaluate on a few synthetic photos."""
 
 import json
 import shutil
@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 
 from colorizer.color import gray_to_l, lab_to_rgb, rgb_to_gray
-from helpers import run
-from train.data import load_rgb
-from train.evaluate import SHEET_HEIGHT, SUBSET, evaluate, evenly_spaced, is_imagenet, markdown, read_list
-from train.metrics import summarise
+from helpers import ROOT, run
+from train.colorize.evaluate import SHEET_HEIGHT, SUBSET, evaluate, is_imagenet, markdown
+from train.colorize.metrics import summarise
+from train.data import evenly_spaced, load_rgb, read_list
 
 FIGURES = {"psnr", "de00", "cf", "cf_ratio", "hue_hit", "hue_hit_sectors", "seconds", "n"}
 
@@ -36,10 +36,9 @@ class Tint:
         return lab_to_rgb(lum, np.broadcast_to(np.float32([10, 20]), (*lum.shape, 2)))
 
 
-def test_table_keys_and_gray_baseline(trained, mixed_dir, tmp_path):
+def test_table_keys_and_gray_baseline(mixed_dir, tmp_path):
     out = tmp_path / "eval"
-    run("-m", "train.evaluate", "--data", str(mixed_dir), "--models", str(trained["cnn"]), str(trained["gan"]),
-        "--out", str(out))  # fmt: skip
+    run("-m", "train.colorize.evaluate", "--data", str(mixed_dir), "--models", "cnn", "gan", "--out", str(out))
     results = json.loads((out / "results.json").read_text())
     assert list(results) == ["gray", "cnn", "gan"]
     for r in results.values():
@@ -55,23 +54,21 @@ def test_table_keys_and_gray_baseline(trained, mixed_dir, tmp_path):
         assert sheet.height == 5 * (SHEET_HEIGHT + 4) and sheet.width >= 4 * SHEET_HEIGHT * 0.7
 
 
-def test_stamp_puts_the_figures_into_the_model(trained, photo_dir, tmp_path):
-    import shutil
-
+def test_stamp_puts_the_figures_into_the_model(photo_dir, tmp_path):
     import colorizer
 
-    model = tmp_path / "stamped.onnx"
-    shutil.copy(trained["gan"], model)
+    model, shipped = tmp_path / "stamped.onnx", ROOT / "onnx_models" / "gan.onnx"
+    shutil.copy(shipped, model)
     out = tmp_path / "eval"
-    run("-m", "train.evaluate", "--data", str(photo_dir), "--models", str(model), "--limit", "3", "--out", str(out),
-        "--stamp")  # fmt: skip
+    run("-m", "train.colorize.evaluate", "--data", str(photo_dir), "--models", str(model), "--limit", "3",
+        "--out", str(out), "--stamp")  # fmt: skip
     results = json.loads((out / "results.json").read_text())
     stamped = colorizer.load(model)
     figures = json.loads(stamped.meta["eval_metrics"])
     assert figures["de00"] == results["stamped"]["de00"] and figures["gray_psnr"] == results["gray"]["psnr"]
     assert figures["n"] == 3 and "3 photos" in figures["data"]
     assert figures["hue_hit"] == results["stamped"]["hue_hit"]
-    assert stamped.meta["arch_args"] == colorizer.load(trained["gan"]).meta["arch_args"]  # the rest is kept
+    assert stamped.meta["arch_args"] == colorizer.load(shipped).meta["arch_args"]  # the rest is kept
 
 
 def test_list_file_and_limit(photo_dir, tmp_path):

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from colorizer.color import gray_to_l, gray_to_rgb, lab_to_rgb, rgb_to_gray
-from train.metrics import chroma_hue, hue_counts, hue_hit, hue_hit_sectors, photo_figures, pool, pooled_hue_counts
+from train.colorize.metrics import (
+    chroma_hue,
+    hue_counts,
+    hue_hit,
+    hue_hit_sectors,
+    photo_figures,
+    pool,
+    pooled_hue_counts,
+)
 
 
 def lab_photo(hue_deg: np.ndarray, chroma: np.ndarray, lightness: np.ndarray) -> np.ndarray:

@@ -12,16 +12,18 @@ import torch
 from colorizer.restore import Restorer
 from helpers import ROOT, TINY_RESTORE, run
 from train.checkpoint import load_checkpoint
-from train.restore import RestoreTrainer
-from train.restore_config import load_restore_config
+from train.restore.config import RestoreConfig
+from train.restore.trainer import RestoreTrainer
 from train.soup import soup
+
+pytestmark = pytest.mark.slow  # every test here averages a lineage the module's fixture trains
 
 
 @pytest.fixture(scope="module")
 def lineage(tmp_path_factory, photo_dir):
     """A tiny restorer run (2 steps) and a branch trained on from it (2 more): (parent path, branch path)."""
     tmp = tmp_path_factory.mktemp("lineage")
-    cfg = load_restore_config(None, **TINY_RESTORE)
+    cfg = RestoreConfig(**TINY_RESTORE)
     parent = RestoreTrainer(cfg, photo_dir, tmp / "a")
     parent.run(2)
     parent.save(evaluate=False)
@@ -49,7 +51,7 @@ def test_the_soup_is_the_weighted_mean_and_records_its_ingredients(lineage):
 
 def test_checkpoints_of_other_architectures_or_bad_weights_are_refused(lineage, tmp_path, photo_dir):
     other_args = TINY_RESTORE["arch_args"] | {"widths": [8, 16, 24]}
-    other = RestoreTrainer(load_restore_config(None, **TINY_RESTORE | {"arch_args": other_args}), photo_dir, tmp_path)
+    other = RestoreTrainer(RestoreConfig(**TINY_RESTORE | {"arch_args": other_args}), photo_dir, tmp_path)
     other.save(evaluate=False)
     a = load_checkpoint(lineage[0])
     with pytest.raises(ValueError, match="differs from a in arch_args"):

@@ -23,19 +23,19 @@ CONFIG = tomllib.loads(TINY) | {"steps": 8, "eval_every": 4, "ckpt_every": 2}
 KILLER = """
 import io, os, runpy, signal, sys
 import torch
-from train.loop import Trainer
+from train.trainer import Trainer
 
 where, at = sys.argv[1], int(sys.argv[2])
 sys.argv = ["train", *sys.argv[3:]]
 die = lambda: os.kill(os.getpid(), signal.SIGKILL)
 if where == "after-step":
-    step = Trainer.train_step
-    def train_step(self):
-        losses = step(self)
+    advance = Trainer.advance
+    def step_then_die(self):
+        figures = advance(self)
         if self.step == at:
             die()
-        return losses
-    Trainer.train_step = train_step
+        return figures
+    Trainer.advance = step_then_die
 else:
     save = torch.save
     def half_save(obj, f, *args, **kwargs):
@@ -76,6 +76,7 @@ def straight(config, photo_dir):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "where, at, resumes_from",
     [("after-step", 5, 4), ("writing-last", 4, 2)],

@@ -1,4 +1,9 @@
-"""Checkpoints that carry their own architecture, config and provenance, written atomically."""
+"""Checkpoints: plain dicts of tensors and Python values, written atomically, read without running code.
+
+Every trainer (train.trainer.Trainer) writes the same keys: kind, config, the network's arch and arch_args,
+model, ema, opt, step, seconds, cpu_seconds, best, val_metrics, train_data, git_commit and rng, plus its own.
+The exporters, --resume, --init-from and train.soup read them; this module knows no network.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,8 @@ import subprocess
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from colorizer.atomic import atomic_write
-from train.models import build_colorizer
 
 
 def git_commit() -> str:
@@ -35,13 +38,7 @@ def load_checkpoint(path: str | Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def colorizer_weights(ckpt: dict) -> dict:
-    """The colorizer's state dict to export or build on: the EMA weights where the run kept them."""
+def weights(ckpt: dict) -> dict[str, torch.Tensor]:
+    """The network's state dict to export, average or build on: the EMA weights where the run kept them, else
+    the trained ones."""
     return ckpt.get("ema") or ckpt["model"]
-
-
-def colorizer_from_checkpoint(ckpt: dict) -> nn.Module:
-    """The exportable colorizer (EMA weights where present) in eval mode, rebuilt from the checkpoint's args."""
-    model = build_colorizer(ckpt["arch"], ckpt["arch_args"])
-    model.load_state_dict(colorizer_weights(ckpt))
-    return model.eval()

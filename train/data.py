@@ -1,9 +1,10 @@
-"""Training data: any folder of colour photos, decoded once and kept in memory.
+"""Training data: any folder of colour photos, split by a fixed hash, decoded once and kept in memory.
 
-Each photo is stored as two arrays (about 3 bytes per pixel):
+PhotoBank (the colorizers) stores each photo as two arrays (about 3 bytes per pixel):
   gray  uint8 HxW    ITU-R 601 luma of the 8-bit photo: the luminance users will give us
   ab    int8  HxWx2  a*, b* of the colour original, rounded to whole Lab units (error <= 0.5)
 Crops and flips are done on these arrays; L* comes from gray through an exact lookup table.
+GrayBank (the restorer and the crack detector) stores the luma alone (1 byte per pixel).
 """
 
 from __future__ import annotations
@@ -43,6 +44,31 @@ def split_photos(folder: str | Path, val_percent: int) -> tuple[list[Path], list
     return train, val
 
 
+def read_list(data: Path, root: Path | None) -> list[Path]:
+    """Photo paths from a folder (top level) or a list file (one path per line, '#' comments; relative paths are
+    resolved against `root`, by default the list file's folder)."""
+    if data.is_dir():
+        return list_photos(data)
+    base = root or data.parent
+    lines = (ln.strip() for ln in data.read_text().splitlines())
+    return [base / ln for ln in lines if ln and not ln.startswith("#")]
+
+
+def evenly_spaced(items: list, limit: int | None) -> list:
+    """`limit` items at evenly spaced positions (deterministic, first and last included); all items if limit is
+    None, 0 or larger: a short list of validation photos is still varied."""
+    if not limit or limit >= len(items):
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, limit).round().astype(int)]
+
+
+def random_turn(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """HxW array (any dtype) in a random one of its 8 orientations: a quarter turn, then a mirror half of the
+    time (a view, not a copy). Neither damage nor photos have a preferred way up."""
+    a = np.rot90(a, int(rng.integers(4)))
+    return a[:, ::-1] if rng.random() < 0.5 else a
+
+
 @dataclass
 class Photo:
     """One decoded photo: gray uint8 HxW and ab int8 HxWx2 (see module docstring)."""
@@ -70,10 +96,8 @@ def load_photo(path: Path, max_short_side: int) -> Photo:
 
 
 class PhotoBank:
-    """All photos of a list in memory, with random crops for training.
-
-    `batch(rng, n, size)` returns L float32 [n,1,size,size] (0..100) and ab float32 [n,2,size,size].
-    """
+    """All colour photos of a list in memory (gray and ab, see the module docstring), with random crops for
+    training; photos whose short side is below `min_side` are left out."""
 
     def __init__(self, files: list[Path], max_short_side: int, min_side: int):
         photos = [load_photo(p, max_short_side) for p in files]
@@ -84,15 +108,9 @@ class PhotoBank:
     def __len__(self) -> int:
         return len(self.photos)
 
-    def batch(
-        self, rng: np.random.Generator, n: int, size: int, scales: tuple[float, float] = (1.0, 1.0)
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """n random size x size crops (random photo, position, horizontal flip).
-
-        scales (lo, hi) <= 1: each crop first covers size / s px of the photo, s drawn uniformly in lo..hi, and
-        is shrunk to size, so the network also sees objects smaller and more of each scene around them (the
-        app renders a whole 256 px photo at about 0.75 of its training scale). (1, 1): plain crops, no draw.
-        """
+    def batch(self, rng: np.random.Generator, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """n random size x size crops (random photo, position, horizontal flip): L float32 [n,1,size,size]
+        (0..100) and ab float32 [n,2,size,size] (Lab units)."""
         lum = np.empty((n, 1, size, size), np.float32)
         ab = np.empty((n, 2, size, size), np.float32)
         for i in range(n):
@@ -102,16 +120,30 @@ class PhotoBank:
             if min(h, w) < size:
                 p = _resize_photo(p, size / min(h, w))
                 h, w = p.gray.shape
-            src = size if scales[0] >= 1.0 else min(h, w, round(size / rng.uniform(*scales)))
-            y, x = rng.integers(h - src + 1), rng.integers(w - src + 1)
-            g, c = p.gray[y : y + src, x : x + src], p.ab[y : y + src, x : x + src]
-            if src != size:
-                g, c = _resize_arrays(g, c, (size, size))
+            y, x = rng.integers(h - size + 1), rng.integers(w - size + 1)
+            g, c = p.gray[y : y + size, x : x + size], p.ab[y : y + size, x : x + size]
             if rng.random() < 0.5:
                 g, c = g[:, ::-1], c[:, ::-1]
             lum[i, 0] = gray_to_l(g)
             ab[i] = np.moveaxis(c, -1, 0)
         return lum, ab
+
+
+class GrayBank:
+    """The luminance (gray uint8 HxW, ITU-R 601) of every photo of a list, in memory (1 byte per pixel); photos
+    whose short side is below `min_side` are left out."""
+
+    def __init__(self, files: list[Path], max_short_side: int, min_side: int):
+        grays = [rgb_to_gray(load_rgb(f, max_short_side)) for f in files]
+        self.grays = [g for g in grays if min(g.shape) >= min_side]
+        if not self.grays:
+            raise ValueError(f"no photo has a short side of at least {min_side} px")
+
+    def crop(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """A random size x size crop (random photo and position, random_turn), gray uint8, contiguous."""
+        g = self.grays[rng.integers(len(self.grays))]
+        y, x = rng.integers(g.shape[0] - size + 1), rng.integers(g.shape[1] - size + 1)
+        return np.ascontiguousarray(random_turn(g[y : y + size, x : x + size], rng))
 
 
 def _resize_arrays(gray: np.ndarray, ab: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -122,5 +154,6 @@ def _resize_arrays(gray: np.ndarray, ab: np.ndarray, size: tuple[int, int]) -> t
 
 
 def _resize_photo(p: Photo, scale: float) -> Photo:
+    """The photo resized by `scale` (bilinear), at least 1 px a side."""
     h, w = p.gray.shape
     return Photo(p.name, *_resize_arrays(p.gray, p.ab, (max(1, round(w * scale)), max(1, round(h * scale)))))

@@ -3,7 +3,8 @@
     torchrun --nproc_per_node=K -m train --model gan --config train/configs/gan.toml --data DIR --out RUN_DIR
 
 Without torchrun (WORLD_SIZE unset or 1) everything here is a no-op for a single process. Backend: NCCL
-when CUDA is available, gloo on CPU. Rank 0 alone logs, validates and writes checkpoints.
+when CUDA is available, gloo on CPU. Rank 0 alone logs, validates and writes checkpoints (train.trainer.Trainer).
+Only the colorizers train on several processes; the restorer and the crack detector run as one (`local`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ class Dist:
     def amp(self) -> bool:
         """Automatic mixed precision is used on CUDA only."""
         return self.device.type == "cuda"
+
+
+def local() -> Dist:
+    """A single process on the CPU: the place of a trainer that never runs under torchrun."""
+    return Dist(0, 1, torch.device("cpu"))
 
 
 def init() -> Dist:

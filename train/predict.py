@@ -1,26 +1,22 @@
-"""Run a PyTorch colorizer through the library's own pipeline (training-time validation, export checks)."""
+"""A PyTorch network as the library's `predict` callable (numpy in, numpy out), so that validation and the
+exporters' parity checks run a network through the same code the ONNX models run through."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from colorizer.pipeline import colorize_array
 
-
-def torch_predict(net: nn.Module):
-    """A pipeline `predict` callable: L float32 [N,1,H,W] numpy -> ab float32 [N,2,H,W] numpy."""
-
+def torch_predict(net: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
+    """A `predict` callable for `net` (in eval mode): float32 numpy [N,C,H,W] in the network's input range (L*
+    0..100 for a colorizer, gray 0..1 for the restorer) -> its output as float32 numpy, no gradients."""
     device = next(net.parameters()).device
 
     @torch.no_grad()
-    def predict(lum: np.ndarray) -> np.ndarray:
-        return net(torch.from_numpy(np.ascontiguousarray(lum)).to(device)).float().cpu().numpy()
+    def predict(x: np.ndarray) -> np.ndarray:
+        return net(torch.from_numpy(np.ascontiguousarray(x)).to(device)).float().cpu().numpy()
 
     return predict
-
-
-def colorize_rgb(net: nn.Module, rgb: np.ndarray, render_size: int = 256) -> np.ndarray:
-    """Colorize an RGB uint8 HxWx3 photo from its luma with `net` (eval mode): RGB uint8 HxWx3, same size."""
-    return colorize_array(torch_predict(net), rgb, render_size, net.size_multiple)

@@ -1,8 +1,9 @@
-"""Run-folder reports: the CSV log, the loss-curve plot and the validation sample grid."""
+"""Run-folder reports: the CSV log (log.csv), its plot (loss.png) and image sheets of validation samples."""
 
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import matplotlib
@@ -12,30 +13,26 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
+from colorizer.atomic import atomic_write
 from colorizer.color import gray_to_rgb, rgb_to_gray
 
-COLUMNS = ["step", "seconds", "l1", "ce", "adv", "d", "val_psnr", "val_de00", "val_cf", "val_cf_ratio", "val_hue_hit"]
 
-
-def log_row(path: Path, row: dict) -> None:
-    """Append one row to the CSV log. The header is COLUMNS, or the file's own when it was written by an
-    older version (a resumed run); a file whose header lacks one of the row's keys is rewritten with COLUMNS."""
-    header = COLUMNS
+def log_row(path: Path, columns: list[str], row: dict) -> None:
+    """Append one row (its keys among the header, missing values left empty) to the CSV log. A new file gets
+    `columns` as its header; an existing file keeps its own header where the row fits it (a run resumed from an
+    older version), and is rewritten under `columns` (plus any older column it had) where it does not."""
+    header = columns
     if path.exists():
         with open(path, newline="") as f:
-            old = list(csv.DictReader(f))
-            header = list(old[0].keys()) if old else COLUMNS
+            reader = csv.DictReader(f)
+            old = list(reader)
+            own = list(reader.fieldnames or [])
+        header = own or columns
         if not set(row) <= set(header):
-            header = COLUMNS
+            header = columns + [k for k in own if k not in columns]
             with open(path, "w", newline="") as f:
                 csv.DictWriter(f, header).writeheader()
                 csv.DictWriter(f, header).writerows(old)
-    append_row(path, header, row)
-
-
-def append_row(path: Path, header: list[str], row: dict) -> None:
-    """Append one row (keys among `header`, missing values left empty) to a CSV file, writing `header` first if the
-    file is new. An existing file's header is taken as it is: log_row checks and migrates it where it may differ."""
     new = not path.exists()
     with open(path, "a", newline="") as f:
         writer = csv.DictWriter(f, header)
@@ -44,23 +41,36 @@ def append_row(path: Path, header: list[str], row: dict) -> None:
         writer.writerow(row)
 
 
-def plot_log(log: Path, out: Path) -> None:
-    """Loss curves (left) and validation figures (right) from the CSV log, as a PNG."""
-    with open(log) as f:
+def drop_rows_after(log: Path, step: int) -> None:
+    """Remove the CSV log's rows past `step`, and a last row cut short: written after the checkpoint a run
+    resumes from, they belong to lost work that the resumed run logs again (no duplicated or missing rows)."""
+    if not log.exists():
+        return
+    text = log.read_text()
+    whole = text[: text.rfind("\n") + 1]  # a run killed while appending leaves a partial last line
+    rows = list(csv.reader(io.StringIO(whole)))
+    if not rows:  # not even a whole header: log_row starts the file again
+        log.unlink()
+        return
+    at = rows[0].index("step")
+    keep = rows[:1] + [r for r in rows[1:] if r and int(float(r[at])) <= step]
+    if whole != text or len(keep) < len(rows):
+        buf = io.StringIO()
+        csv.writer(buf).writerows(keep)  # "\r\n" line ends, as log_row's csv writer makes them
+        atomic_write(log, buf.getvalue().encode())
+
+
+def plot_log(log: Path, out: Path, panels: dict[str, tuple[str, ...]]) -> None:
+    """A PNG of the CSV log's curves against the step: one panel per entry of `panels` (title -> the columns
+    drawn in it, e.g. the training losses, then the validation figures); empty cells are skipped."""
+    with open(log, newline="") as f:
         rows = list(csv.DictReader(f))
-    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
-    for key, ax in [
-        ("l1", ax_loss),
-        ("ce", ax_loss),
-        ("adv", ax_loss),
-        ("d", ax_loss),
-        ("val_de00", ax_val),
-        ("val_psnr", ax_val),
-    ]:
-        pts = [(int(r["step"]), float(r[key])) for r in rows if r.get(key)]
-        if pts:
-            ax.plot(*zip(*pts), label=key)
-    for ax, title in [(ax_loss, "training losses"), (ax_val, "validation")]:
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    for ax, (title, keys) in zip(axes[0], panels.items()):
+        for key in keys:
+            pts = [(int(float(r["step"])), float(r[key])) for r in rows if r.get(key)]
+            if pts:
+                ax.plot(*zip(*pts), label=key)
         ax.set_xlabel("step")
         ax.set_title(title)
         if ax.lines:

@@ -2,13 +2,13 @@
 
     python -m train.soup A.pt B.pt [C.pt ...] -o OUT.pt [--weights 0.5 0.5 ...]
 
-For instance, the shipped restorer (docs/restoration.md):
+The shipped restorer is such a mean (train/configs/restore_wide8_f.toml):
     python -m train.soup ~/runs/wide8_d/last.pt ~/runs/wide8_f/last.pt -o ~/runs/wide8_soup/last.pt
 
 Checkpoints trained on from one another, or from one parent, sit in one basin of the loss: their weighted mean
-is a working network, and where each traded one damage group for another (more hard negatives: sparse dust
-gained, JPEG lost) the mean tends to keep most of both. The checkpoints must share kind, arch and arch_args;
-their EMA weights (the model's where none) are averaged, float32. The output is the last checkpoint's config and
+is a working network, and where each traded one damage group for another the mean tends to keep most of both.
+The checkpoints must share kind, arch and arch_args; their EMA weights (the model's where none) are averaged,
+float32. The output is the last checkpoint's config and
 provenance with those weights as both `model` and `ema`, its step and the largest `seconds` (exact when each
 checkpoint is an ancestor of the last, as for a run and its own later part: siblings' own seconds must be added
 by hand, so `soup` lists each one's path, step, seconds and weight). It keeps no optimiser state, random
@@ -21,7 +21,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from train.checkpoint import colorizer_weights, load_checkpoint, save_atomic
+from train.checkpoint import load_checkpoint, save_atomic
+from train.checkpoint import weights as network_weights
 
 SAME = ("kind", "arch", "arch_args", "size_multiple")  # what every ingredient must share
 
@@ -37,7 +38,7 @@ def soup(checkpoints: list[dict], weights: list[float], names: list[str]) -> dic
         if differ:
             raise ValueError(f"{name} differs from {names[0]} in {', '.join(differ)}: not one lineage")
     total = sum(weights)
-    states = [colorizer_weights(ck) for ck in checkpoints]
+    states = [network_weights(ck) for ck in checkpoints]
     mean = {}
     for key, value in states[0].items():
         if any(s[key].shape != value.shape for s in states):

@@ -1,4 +1,5 @@
-"""Synthetic damage of old prints, applied to a clean photo's luminance, for training and measuring the restorer.
+"""Synthetic damage of old prints, applied to a clean photo's luminance, for training and measuring the restorer
+and training the crack detector.
 
 Every function takes gray uint8 HxW (8-bit luminance) or float32 HxW in 0..1 as stated, and draws its randomness
 from the numpy Generator it is given, so a damage is the same for the same seed (tested). The damage types and
@@ -9,21 +10,19 @@ the strengths the issue asks for (ISSUE_RANGES; 8-bit levels, pixels):
   jpeg       JPEG compression, quality 30..80
   dust       soft spots 1..3 px across, light or dark, up to 40 per megapixel
   scratches  thin curved lines 1..2 px wide, light or dark, fading along their length, up to 8 per photo
-Training draws wider ranges (TRAIN_RANGES): denser dust, so that a 128 px crop sees some; and it knows one kind
-more (TRAIN_KINDS), short cracks: the scratches of a real print (bopbtl_a) are not the long, even lines above but
-many short, ragged ones, 1..4 px wide along their length, often branched, mostly light where the emulsion has
-flaked off. A restorer trained on the issue's scratches alone leaves them all in place. Nor do drawn cracks
-teach it the real ones, so training can also add real cracks: `print_damage` lifts them off a scanned print
-(e.g. the heavily cracked bopbtl_b and bopbtl_d) as a layer, and `add_print_damage` adds a window of it.
+Training draws wider ranges (TRAIN_RANGES): denser dust, so that a 128 px crop sees some. One kind more exists
+(TRAIN_KINDS), short cracks: the scratches of a real print are not the long, even lines above but many short,
+ragged ones, 1..4 px wide along their length, often branched, mostly light where the emulsion has flaked off; the
+evaluation measures them and the crack detector learns them. `print_damage` lifts the real cracks off a scanned
+print as a layer, and `add_print_damage` adds a window of it to another photo (the crack detector's training).
 They are applied in the order a print meets them: grain (in the emulsion), dust and scratches (on the surface),
 blur (the scanner's optics), noise (its sensor), sharpening (its software), JPEG (the file). `Damage.scale`
 multiplies every size in pixels (and divides the dust density by its square): the same damage on a photo scanned
 `scale` times larger.
 Global tone (fading, low contrast) is not damage here: `tone` makes the low-contrast *clean* targets that teach
 the restorer to leave tone alone. Nor is sharpening (Damage.sharpen, not a kind): a scan's unsharp mask is part of
-the photo the user has, and the restorer keeps it; but it gives every scratch and speck dark fringes beside its
-light core (as on the real print bopbtl_a), so training sharpens some inputs, after their damage, and their
-targets alike.
+the photo the user has, and the restorer keeps it; it gives every scratch and speck dark fringes beside its light
+core, which the evaluation's `sharpened` group measures.
 """
 
 from __future__ import annotations
@@ -38,9 +37,10 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from scipy.ndimage import gaussian_filter
 
+from train.data import random_turn
+
 KINDS = ("noise", "grain", "blur", "jpeg", "dust", "scratches")  # the issue's kinds: the evaluation's groups
 TRAIN_KINDS = (*KINDS, "cracks")
-LOCAL_KINDS = ("dust", "scratches", "cracks")  # damage in places, where the others cover the whole photo
 ISSUE_RANGES = {"noise": (3, 15), "grain": (3, 15), "blur": (0.5, 1.5), "jpeg": (30, 80), "dust": (10, 40),
                 "scratches": (1, 8)}  # fmt: skip
 TRAIN_RANGES = {"noise": (2, 20), "grain": (2, 20), "blur": (0.4, 1.8), "jpeg": (25, 90), "dust": (20, 3000),
@@ -223,13 +223,6 @@ def print_damage(gray: np.ndarray, threshold: float = 25.0, min_length: int = 16
     return np.where(mask, (g - ndimage.median_filter(g, size=11)) / 255.0, 0.0).astype(np.float32)
 
 
-def random_turn(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """HxW array (any dtype) in a random one of its 8 orientations: a quarter turn, then a mirror half of the
-    time (a view, not a copy). Neither damage nor photos have a preferred way up."""
-    a = np.rot90(a, int(rng.integers(4)))
-    return a[:, ::-1] if rng.random() < 0.5 else a
-
-
 def add_print_damage(x: np.ndarray, layers: Sequence[np.ndarray], rng: np.random.Generator) -> np.ndarray:
     """float32 HxW 0..1 plus a window of one of `layers` (print_damage), at a random place, quarter turn and
     mirror, times 0.6..1.2 (not clipped), with a random 10..100 % of its cracks (connected pieces): the prints the
@@ -279,26 +272,18 @@ def draw(kind: str, rng: np.random.Generator, ranges: dict) -> float | int:
     return float(rng.uniform(lo, hi))
 
 
-def random_damage(
-    rng: np.random.Generator,
-    p_each: float,
-    ranges: dict = TRAIN_RANGES,
-    kinds: tuple | list = KINDS,
-    p_kind: dict | None = None,
-    p_alone: dict | None = None,
-) -> Damage:
+def random_damage(rng: np.random.Generator, p_each: float, p_alone: dict | None = None) -> Damage:
     """Training damage: one kind alone with its probability in `p_alone` (e.g. {"jpeg": 0.2}: a fifth of the
-    draws are JPEG and nothing else), else each of `kinds` switched on with probability p_each (or its own in
-    `p_kind`); each at a strength drawn from `ranges`."""
-    p_kind = p_kind or {}
+    draws are JPEG and nothing else), else each of KINDS switched on with probability p_each; each at a strength
+    drawn from TRAIN_RANGES."""
     if p_alone:
-        u = rng.random()  # drawn only when p_alone is set: an older config's random stream stays the same
+        u = rng.random()  # drawn only when p_alone is set
         for kind, p in p_alone.items():
             if u < p:
-                return Damage(**{kind: draw(kind, rng, ranges)})
+                return Damage(**{kind: draw(kind, rng, TRAIN_RANGES)})
             u -= p
-    on = [k for k in kinds if rng.random() < p_kind.get(k, p_each)]
-    return Damage(**{k: draw(k, rng, ranges) for k in on})
+    on = [k for k in KINDS if rng.random() < p_each]
+    return Damage(**{k: draw(k, rng, TRAIN_RANGES) for k in on})
 
 
 def mixed_damage(rng: np.random.Generator, ranges: dict = ISSUE_RANGES) -> Damage:

@@ -2,8 +2,8 @@
 
 Both colorizers share the ONNX contract colorizer/1: L float32 [N,1,H,W] (CIE L*, 0..100) in, ab float32
 [N,2,H,W] (Lab units) out, normalisation inside the network. H and W must be multiples of `size_multiple` (32).
-The scene prior comes from an ImageNet-pretrained EfficientNet-Lite encoder (train.efficientnet); a small U-Net
-decoder predicts ab cells at 1/4 of the input size and the annealed mean is upsampled bilinearly at the end;
+The scene prior comes from an ImageNet-pretrained EfficientNet-Lite encoder (train.colorize.efficientnet); a small
+U-Net decoder predicts ab cells at 1/4 of the input size and the annealed mean is upsampled bilinearly at the end;
 the full-resolution detail comes from the user's own L later, in the merge.
 The decoder's convolutions pad by edge replication, not zeros: zero padding lets a network learn where the
 border is and paint content-independent blotches when run at another size than the training crop. The encoder
@@ -16,11 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from train.bins import BINS, bin_to_ab
-from train.efficientnet import FEATURE_CHANNELS, EfficientNetLite, freeze_batchnorm
+from train.checkpoint import weights
+from train.colorize.bins import BINS, bin_to_ab
+from train.colorize.efficientnet import FEATURE_CHANNELS, EfficientNetLite, freeze_batchnorm
 
 AB_SCALE = 100.0  # the discriminator sees ab / AB_SCALE
-# ColorCNN's decoding arguments, chosen after training: python -m train.tune, python -m export.
+# ColorCNN's decoding arguments, chosen after training: python -m train.colorize.tune, python -m export.
 DECODING = {
     "temperature": "annealed-mean temperature",
     "prior_correction": "0..1, how much of the rarity rebalancing to undo",
@@ -62,8 +63,9 @@ class ColorCNN(nn.Module):
     """EfficientNet-Lite encoder + U-Net decoder + classification head over ab cells (the CNN; also the GAN's
     generator).
 
-    encoder: "lite0" (train.efficientnet). Its stem takes the gray input (RGB stem weights summed over channels). Load
-    the ImageNet weights with `self.encoder.load_pretrained()` before training (checkpoints carry them afterwards).
+    encoder: "lite0" (train.colorize.efficientnet). Its stem takes the gray input (RGB stem weights summed over
+    channels). Load the ImageNet weights with `self.encoder.load_pretrained()` before training (checkpoints carry
+    them afterwards).
     widths (w4, w8, w16) are the decoder's channels at 1/4, 1/8 and 1/16: the 1/32 features are upsampled and
     concatenated with the encoder's 1/16, then 1/8, then 1/4 features, each fused by a 3x3 conv.
     The head gives logits over the BINS x BINS ab cells (Zhang et al. 2016), decoded as an annealed mean (see
@@ -169,21 +171,13 @@ def _up(x: torch.Tensor) -> torch.Tensor:
 
 
 class PatchDiscriminator(nn.Module):
-    """PatchGAN conditioned on L: (L, ab) [N,3,H,W] -> real/fake logits [N,scales,H/8,W/8].
+    """PatchGAN conditioned on L: (L, ab) [N,3,H,W] -> real/fake logits [N,1,H/8,W/8].
 
     Spectral normalisation on every conv keeps the critic Lipschitz and the game stable on small data.
-    scales > 1 makes it multi-scale (pix2pixHD): one more PatchGAN per scale sees the pair average-pooled
-    2x, 4x, ...; its coarser logits are repeated up to the finest grid, so each scale weighs alike in a loss
-    that takes the mean over all logits.
     """
 
-    def __init__(self, width: int = 64, layers: int = 3, scales: int = 1):
+    def __init__(self, width: int = 64, layers: int = 3):
         super().__init__()
-        self.net = self._patchgan(width, layers)
-        self.coarser = nn.ModuleList(self._patchgan(width, layers) for _ in range(scales - 1))
-
-    @staticmethod
-    def _patchgan(width: int, layers: int) -> nn.Sequential:
         sn = nn.utils.spectral_norm
         blocks: list[nn.Module] = []
         cin = 3
@@ -192,16 +186,11 @@ class PatchDiscriminator(nn.Module):
             blocks += [sn(nn.Conv2d(cin, cout, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
             cin = cout
         blocks += [sn(nn.Conv2d(cin, cin, 3, 1, 1)), nn.LeakyReLU(0.2, inplace=True), sn(nn.Conv2d(cin, 1, 3, 1, 1))]
-        return nn.Sequential(*blocks)
+        self.net = nn.Sequential(*blocks)
 
     def forward(self, lum: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-        """L [N,1,H,W] 0..100 and ab [N,2,H,W] Lab units -> logits [N,scales,H/8,W/8]."""
-        x = torch.cat([normalise(lum), ab / AB_SCALE], 1)
-        out = [self.net(x)]
-        for d in self.coarser:
-            x = F.avg_pool2d(x, 2)
-            out.append(F.interpolate(d(x), size=out[0].shape[-2:], mode="nearest"))
-        return torch.cat(out, 1)
+        """L [N,1,H,W] 0..100 and ab [N,2,H,W] Lab units -> logits [N,1,H/8,W/8]."""
+        return self.net(torch.cat([normalise(lum), ab / AB_SCALE], 1))
 
 
 ARCHS = {"ColorCNN": ColorCNN}
@@ -210,3 +199,11 @@ ARCHS = {"ColorCNN": ColorCNN}
 def build_colorizer(arch: str, args: dict) -> nn.Module:
     """Rebuild a colorizer from the (arch, args) pair that every checkpoint and ONNX file carries."""
     return ARCHS[arch](**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()})
+
+
+def colorizer_from_checkpoint(ckpt: dict) -> nn.Module:
+    """The exportable colorizer of a python -m train checkpoint (EMA weights where present) in eval mode,
+    rebuilt from the checkpoint's arch and arch_args."""
+    model = build_colorizer(ckpt["arch"], ckpt["arch_args"])
+    model.load_state_dict(weights(ckpt))
+    return model.eval()

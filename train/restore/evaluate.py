@@ -1,20 +1,20 @@
 """Measure a restorer on damaged copies of validation photos, and show it on real old prints.
 
-    python -m train.restore_eval CHECKPOINT_OR_ONNX --data DIR_OR_LIST [--root DIR] [--limit N] [--out DIR]
-                                 [--work-size N] [--scale K] [--seed S] [--old-photos DIR --sheet PATH]
-                                 [--cracks CRACKS_ONNX]
+    python -m train.restore.evaluate CHECKPOINT_OR_ONNX --data DIR_OR_LIST [--root DIR] [--limit N] [--out DIR]
+                                     [--work-size N] [--scale K] [--seed S] [--old-photos DIR --sheet PATH]
+                                     [--cracks CRACKS_ONNX]
 
 For instance, on the validation split the colorizers use:
-    python -m train.restore_eval onnx_models/restore.onnx --data train/val_split.txt --root ../shared/data/photos
+    python -m train.restore.evaluate onnx_models/restore.onnx --data train/val_split.txt --root ../shared/data/photos
 
 Each photo's 8-bit luminance gets a fixed damage per group (numpy seed [S, photo index, group index], so the
-set is the same on every run): one group per damage kind at the issue's strengths (train.degrade.ISSUE_RANGES),
+set is the same on every run): one group per damage kind at the issue's strengths (train.restore.degrade.ISSUE_RANGES),
 `dust_dense` (200..1000 spots per megapixel, as on the scanned prints), `mixed` (2 to 4 kinds at once), `cracks`
 (2..20 short ragged cracks, the kind of scratches the real print bopbtl_a has; not among the issue's),
 `sharpened` (mixed damage on a scan sharpened after it by an unsharp mask, as scans often are; its target is
 the photo sharpened alike), and two
 undamaged groups the model must leave alone: `clean` and `low_contrast` (the photo faded by
-train.degrade.tone; its target is itself). Per group: PSNR and SSIM (scikit-image, peak 255) of the damaged
+train.restore.degrade.tone; its target is itself). Per group: PSNR and SSIM (scikit-image, peak 255) of the damaged
 input and of the restored output against the clean original, averaged over photos; an output identical to its
 target counts as PSNR_CAP dB. A .pt checkpoint runs in PyTorch, an .onnx file through the library
 (colorizer.Restorer), both through the same tiling code. --scale K enlarges each photo K times first and
@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from scipy.ndimage import binary_dilation, median_filter
-from skimage.metrics import structural_similarity
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from tqdm import tqdm
 
 from colorizer.color import gray_to_rgb, rgb_to_gray
@@ -47,17 +47,16 @@ from colorizer.imageio import open_image
 from colorizer.pipeline import to_gray
 from colorizer.restore import Restorer, changed_share, flip_averaged, restore_scaled
 from train.checkpoint import load_checkpoint
-from train.data import load_rgb
-from train.degrade import ISSUE_RANGES, KINDS, Damage, apply_damage, draw, mixed_damage, tone
-from train.evaluate import evenly_spaced, read_list
-from train.metrics import psnr
+from train.data import evenly_spaced, load_rgb, read_list
 from train.predict import torch_predict
 from train.report import image_sheet
-from train.restore_model import restorer_from_checkpoint
+from train.restore.degrade import ISSUE_RANGES, KINDS, Damage, apply_damage, draw, mixed_damage, tone
+from train.restore.model import restorer_from_checkpoint
 
 GROUPS = ("clean", "low_contrast", *KINDS, "dust_dense", "mixed", "cracks", "sharpened")  # new ones last: pair_rng
 DENSE_DUST = (200, 1000)  # spots per megapixel
-CRACKS = (2, 20)  # short ragged cracks per photo (train.degrade.cracks): not the issue's, the real prints' scratches
+# short ragged cracks per photo (train.restore.degrade.cracks): not the issue's kind, the real prints' scratches
+CRACKS = (2, 20)
 SHARPEN = (0.5, 2.0)  # unsharp-mask amount of the `sharpened` group's scans (radius 1 px)
 PSNR_CAP = 60.0  # dB given to an output identical to its target (PSNR is infinite there)
 Restore = Callable[[np.ndarray], np.ndarray]  # gray uint8 HxW -> restored gray uint8 HxW
@@ -92,7 +91,9 @@ def pair_rng(seed: int, photo: int, group: str) -> np.random.Generator:
 
 def capped_psnr(out: np.ndarray, target: np.ndarray) -> float:
     """PSNR (dB, peak 255) of two gray uint8 arrays, PSNR_CAP where they are identical."""
-    return PSNR_CAP if np.array_equal(out, target) else min(PSNR_CAP, psnr(out, target))
+    if np.array_equal(out, target):
+        return PSNR_CAP
+    return min(PSNR_CAP, float(peak_signal_noise_ratio(target, out, data_range=255)))
 
 
 def figures(target: np.ndarray, damaged: np.ndarray, restored: np.ndarray) -> dict[str, float]:

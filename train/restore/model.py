@@ -22,16 +22,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from train.checkpoint import colorizer_weights
+from train.checkpoint import weights
 
 SIZE_MULTIPLE = 8  # 2 (unshuffle) x 2 x 2 (two stride-2 levels)
 
 
 def conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    """3x3 conv + LeakyReLU(0.2). Leaky: with ReLU the last decoder stage died in the first 1,000 steps of a real
-    run (0.1 % of its units active, the correction stuck at zero); ONNX Runtime fuses either into the conv, at
-    the same speed. Zero padding: fused into the conv too, where reflect padding cost a Pad node per conv and
-    30 % of the time (measured at 1024 px); the library's tiles overlap and blend away tile borders."""
+    """3x3 conv + LeakyReLU(0.2). Leaky: with ReLU the last decoder stage can die early in a run (its units
+    inactive, the correction stuck at zero); ONNX Runtime fuses either into the conv, at the same speed. Zero
+    padding: fused into the conv too, where reflect padding costs a Pad node per conv; the library's tiles overlap
+    and blend away tile borders."""
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.LeakyReLU(0.2, inplace=True))
 
 
@@ -62,8 +62,8 @@ class RestoreUNet(nn.Module):
     gate: the correction is multiplied by a learnt per-pixel gate, 2 sigmoid(g) in 0..2 (1 at the start, so a
     network grown by it starts as the one without): closing the gate leaves a pixel exactly as it was, which a
     bare correction must reach by cancelling its own terms to a fraction of a level on every clean pixel. Grow it
-    onto a trained network (train.restore --init-from): from step 0 it closed everywhere within 2,000 steps
-    (sigmoid ~1e-17), and a closed gate passes no gradient to the correction it gates."""
+    onto a trained network (python -m train.restore --init-from): trained from step 0 it can close everywhere
+    before the correction has learnt anything, and a closed gate passes no gradient to the correction it gates."""
 
     size_multiple = SIZE_MULTIPLE
 
@@ -122,23 +122,6 @@ def build_restorer(arch: str, arch_args: dict) -> nn.Module:
     return ARCHS[arch](**arch_args)
 
 
-def macs_per_pixel(net: nn.Module, side: int = 256) -> float:
-    """Multiply-accumulates per input pixel of the convolutions (for choosing widths against the time budget)."""
-    total = 0
-
-    def hook(module: nn.Conv2d, _inp, out: torch.Tensor) -> None:
-        nonlocal total
-        k = module.kernel_size[0] * module.kernel_size[1]
-        total += out.numel() * k * module.in_channels // module.groups
-
-    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.Conv2d)]
-    with torch.no_grad():
-        net(torch.zeros(1, 1, side, side))
-    for h in handles:
-        h.remove()
-    return total / side**2
-
-
 @torch.no_grad()
 def grow_from(net: nn.Module, weights: dict[str, torch.Tensor]) -> list[str]:
     """Load `weights` of a smaller network of the same arch into `net` so that it computes what the smaller one
@@ -169,13 +152,13 @@ def restorer_from_checkpoint(ck: dict) -> nn.Module:
     if ck.get("kind") != "restorer":
         raise ValueError(f"not a restorer checkpoint (kind {ck.get('kind')!r}): train one with python -m train.restore")
     net = build_restorer(ck["arch"], ck["arch_args"])
-    net.load_state_dict(colorizer_weights(ck))
+    net.load_state_dict(weights(ck))
     return net.eval()
 
 
 def checkpoint_from_onnx(path: str | Path) -> dict:
-    """What train.restore --init-from reads of a checkpoint (kind, arch, arch_args, EMA weights, step, seconds,
-    train_data, git_commit), rebuilt from a restorer/1 ONNX file of export.restorer: its initializers keep the
+    """What python -m train.restore --init-from reads of a checkpoint (kind, arch, arch_args, EMA weights, step,
+    seconds, train_data, git_commit), rebuilt from a restorer/1 ONNX file of export.restorer: its initializers keep the
     network's parameter names (float16 ones with an _fp16 suffix), its metadata the architecture and provenance.
     So the shipped onnx_models/restore.onnx can be trained on where its checkpoint is not."""
     model = onnx.load(str(path))

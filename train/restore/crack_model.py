@@ -8,14 +8,14 @@
          (normalised convolution, sigma `sigma` px, separable): the output, same shape and range
 
 The library runs it before the restorer when the user says the print is cracked (restore="cracks", --cracks, the
-app's "The print is cracked" box), never by default: it also takes thin light lines of the picture for cracks (on clean
-photos it costs PSNR the restorer alone does not; docs/restoration.md), as the scratch detector of "Bringing Old
-Photos Back to Life" runs only with --with_scratch.
+app's "The print is cracked" box), never by default: it also takes thin light lines of the picture for cracks, so on
+clean photos it costs what the restorer alone does not; as the scratch detector of "Bringing Old Photos Back to
+Life" runs only with --with_scratch.
 
-Why a detector of its own: the gated restorer, trained on reconstruction alone, never opened its gate on the real
-cracks of a scanned print (bopbtl_a; seven attempts, docs/restoration.md); a network told per pixel, by a binary
-cross-entropy, where the damage is finds them. It is trained by python -m train.crack and exported by python -m
-export.restorer, which knows a detector checkpoint by its kind.
+Why a detector of its own: the gated restorer, trained on reconstruction alone, leaves the real cracks of a scanned
+print in place; a network told per pixel, by a binary cross-entropy, where the damage is finds them. It is trained
+by python -m train.restore.crack and exported by python -m export.restorer, which knows a detector checkpoint by its
+kind.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from train.restore_model import Up, conv
+from train.restore.model import Up, conv
 
 SIZE_MULTIPLE = 8  # 2 (unshuffle) x 2 x 2
 
 
 class CrackNet(nn.Module):
     """gray [N,1,H,W] 0..1 (H, W multiples of 8) -> damage logits [N,1,H,W]; widths: channels at 1/2, 1/4 and
-    1/8 of the input. The restorer's layers (conv, Up), a twelfth of its multiply-adds: 2,844 a pixel."""
+    1/8 of the input. The restorer's layers (conv, Up), a fraction of its widths and multiply-adds."""
 
     def __init__(self, widths: tuple[int, int, int] | list[int] = (16, 24, 32)):
         super().__init__()
@@ -95,9 +95,11 @@ class CrackFill(nn.Module):
 
 
 def crack_detector(ck: dict) -> CrackNet:
-    """The detector of a python -m train.crack checkpoint, rebuilt from its arch arguments, in eval mode."""
+    """The detector of a python -m train.restore.crack checkpoint, rebuilt from its arch arguments, in eval mode."""
     if ck.get("kind") != "crack_detector":
-        raise ValueError(f"not a crack detector checkpoint (kind {ck.get('kind')!r}): see python -m train.crack")
+        raise ValueError(
+            f"not a crack detector checkpoint (kind {ck.get('kind')!r}): see python -m train.restore.crack"
+        )
     net = CrackNet(**ck["arch_args"])
     net.load_state_dict(ck["model"])
     return net.eval()

