@@ -105,5 +105,5 @@ def test_killed_run_resumes_to_the_same_weights_and_log(config, photo_dir, strai
     assert [r["step"] for r in rows] == [r["step"] for r in expected] == ["4", "8"]  # none twice, none missing
     for row, ref in zip(rows, expected):
         for key, value in ref.items():
-            if key != "seconds" and value:
+            if key not in ("seconds", "cpu_seconds") and value:  # times differ between runs
                 assert float(row[key]) == pytest.approx(float(value), rel=1e-5), key
