@@ -100,9 +100,11 @@ class Trainer:
 
     # ---- what a product supplies --------------------------------------------------------------
     def build(self, data_dir: str | Path, fresh: bool) -> None:
+        """Load the data and make self.model, self.opt and self.train_data (module docstring)."""
         raise NotImplementedError
 
     def train_step(self) -> dict[str, float]:
+        """One optimisation step at self.step (the loop counts it); returns its figures as floats."""
         raise NotImplementedError
 
     def state(self) -> dict:

@@ -35,6 +35,7 @@ BN_EPS = 1e-3
 
 
 def bn(channels: int) -> nn.BatchNorm2d:
+    """BatchNorm2d with the epsilon the TensorFlow-trained weights expect (BN_EPS)."""
     return nn.BatchNorm2d(channels, eps=BN_EPS)
 
 

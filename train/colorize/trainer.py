@@ -139,6 +139,7 @@ class ColorizeTrainer(Trainer):
         return ok, -value if ok and LOWER_IS_BETTER[self.cfg.best_metric] else value
 
     def is_better(self, metrics: dict) -> bool:
+        """Whether an evaluation beats the best so far by `score`; the GAN's only from its adversarial phase."""
         if self.disc is not None and self.step <= self.cfg.pretrain_steps:
             return False  # the GAN's best is chosen from its adversarial phase only
         return self.best is None or self.score(metrics) > self.score(self.best)
@@ -157,6 +158,7 @@ class ColorizeTrainer(Trainer):
         }
 
     def load_state(self, ck: dict) -> None:
+        """The GAN's discriminator and its optimiser, from a checkpoint of `state`."""
         if self.disc is not None:
             self.disc.load_state_dict(ck["disc"])
             self.opt_d.load_state_dict(ck["opt_d"])
