@@ -44,8 +44,8 @@ MIN_MIX_GRACE_S = 120.0  # how long a short run may go on past its time to compl
 
 
 def cache_items() -> int:
-    """How many photos the app's prediction cache holds (demo.service.PredictionCache's max_items default)."""
-    from demo.service import PredictionCache
+    """How many photos the app's prediction cache holds (demo.cache.PredictionCache's max_items default)."""
+    from demo.cache import PredictionCache
 
     return inspect.signature(PredictionCache).parameters["max_items"].default
 

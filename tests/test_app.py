@@ -106,15 +106,23 @@ def test_readme_client_snippet_runs(app_url, photo, tmp_path):
     assert Image.open(scope["gan"][1]).size == (263, 181)
 
 
-def test_page_shows_previews_api_and_downloads_stay_full_resolution(tmp_path):
+@pytest.fixture(scope="module")
+def handlers():
+    """The app's request handling in this process, on the shipped models."""
+    from demo.handlers import Handlers
+
+    return Handlers.load()
+
+
+def test_page_shows_previews_api_and_downloads_stay_full_resolution(handlers, tmp_path):
     from gradio.utils import get_upload_folder
 
-    from demo import app, service
+    from demo.files import PREVIEW_SIDE
 
     path = tmp_path / "large.jpg"
     Image.fromarray(synthetic_photo(np.random.default_rng(3), 1500, 2000)).convert("L").save(path)
-    page, api = app.colorize_page(str(path)), app.colorize(str(path))
-    side = service.PREVIEW_SIDE
+    page, api = handlers.colorize_page(str(path)), handlers.colorize(str(path))
+    side = PREVIEW_SIDE
     for shown in (*page[0], *page[1], *page[2], page[3]):
         assert Image.open(shown).size == (side, side * 3 // 4)
     for shown in (*api[0], *api[1], *api[2], api[3]):
@@ -211,14 +219,14 @@ def test_a_photo_with_its_own_colour_gets_them_restored(client, tmp_path):
     assert own_again is not None and "colour of its own" in note
 
 
-def test_the_restoration_endpoint_runs_no_colorizer(scratched):
-    from demo import app, service
+def test_the_restoration_endpoint_runs_no_colorizer(handlers, scratched):
+    from demo.cache import PredictionCache, predict
 
     path, clean = scratched
-    cache = service.PredictionCache()
-    alone = service.predict(cache, [], str(path), 256, app.RESTORER)  # what /restoration asks for
-    both = service.predict(cache, app.MODELS, str(path), 256, app.RESTORER)
+    cache = PredictionCache()
+    alone = predict(cache, [], str(path), 256, handlers.restorer)  # what /restoration asks for
+    both = predict(cache, handlers.models, str(path), 256, handlers.restorer)
     assert alone.result.ab == {} and "cnn" not in alone.result.seconds and alone.result.photo.gray.shape == clean.shape
     assert set(both.result.ab) == {"cnn", "gan"} and len(cache) == 2  # kept apart: /colorize still gets its ab
-    (before, after), own, note = app.restoration(str(path))
+    (before, after), own, note = handlers.restoration(str(path))
     assert Image.open(before).size == Image.open(after).size == clean.shape[::-1] and own is None and note

@@ -9,8 +9,8 @@ import numpy as np
 from PIL import Image
 
 import colorizer
-from colorizer.model import MODEL_DIR
 from colorizer.pipeline import NO_RESTORER, Photo
+from colorizer.session import MODEL_DIR
 from helpers import ROOT, cracked_camera, synthetic_photo
 
 

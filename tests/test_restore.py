@@ -7,8 +7,8 @@ import pytest
 
 import colorizer
 from colorizer.manifest import write_manifest
-from colorizer.model import MODEL_DIR
 from colorizer.restore import RESTORER_CONTRACT, STRIP_ROWS, Restorer, changed_share, load_restorer, round_up
+from colorizer.session import MODEL_DIR
 from helpers import run, synthetic_photo
 from train.degrade import Damage, apply_damage
 from train.metrics import psnr
@@ -159,7 +159,7 @@ def test_restore_refuses_what_is_not_gray_uint8(tiny):
 
 
 def test_shipped_name_is_checked_against_the_manifest(tiny, tmp_path, monkeypatch):
-    monkeypatch.setattr("colorizer.restore.MODEL_DIR", tmp_path)
+    monkeypatch.setattr("colorizer.session.MODEL_DIR", tmp_path)
     (tmp_path / "restore.onnx").write_bytes(tiny["onnx"].read_bytes())
     with pytest.raises(colorizer.ManifestError, match=r"MANIFEST\.json is missing"):
         load_restorer()
