@@ -82,14 +82,6 @@ def launched_app(log_dir: Path, **env: str):
 
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
-    """The app with its default limits."""
+    """The app with its default limits, started once for every test that needs a server."""
     with launched_app(tmp_path_factory.mktemp("app")) as url:
-        yield url
-
-
-@pytest.fixture(scope="session")
-def small_limits_app_url(tmp_path_factory):
-    """The app with a 4-megapixel and 2 MB limit, to test the limit messages cheaply."""
-    with launched_app(tmp_path_factory.mktemp("app_small"), COLORIZER_MAX_PIXELS="4000000",
-                      COLORIZER_MAX_FILE_MB="2") as url:  # fmt: skip
         yield url

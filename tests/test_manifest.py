@@ -120,6 +120,7 @@ runpy.run_path("demo/app.py", run_name="__main__")
 """
 
 
+@pytest.mark.slow
 def test_the_app_stops_at_start_up_with_the_one_line(models):
     flip_a_byte(models / "cnn.onnx")
     p = subprocess.run([sys.executable, "-c", START, str(models)], cwd=ROOT, capture_output=True, text=True)

@@ -75,6 +75,7 @@ def traversals(target: Path, cache_dir: str) -> list[str]:
     return urls
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.name)
 def test_file_routes_refuse_everything_outside_the_apps_folders(app_url, uploaded, target):
     secret = target.read_bytes()[100:164]  # a piece of the file that no error message would contain
@@ -84,6 +85,7 @@ def test_file_routes_refuse_everything_outside_the_apps_folders(app_url, uploade
         assert secret not in body, f"{url} returned the file"
 
 
+@pytest.mark.slow
 def test_file_route_serves_an_upload_and_fetches_no_loopback_url(app_url, uploaded):
     path, data = uploaded
     status, body = request(app_url, target=f"/gradio_api/file={path}")
@@ -105,6 +107,7 @@ def file_data(path: str) -> dict:
     return {"path": path, "meta": {"_type": "gradio.FileData"}}
 
 
+@pytest.mark.slow
 def test_endpoints_refuse_paths_that_were_not_uploaded(app_url, uploaded, tmp_path):
     outside = tmp_path / "not_uploaded.jpg"
     outside.write_bytes(uploaded[1])
@@ -120,6 +123,7 @@ def test_endpoints_refuse_paths_that_were_not_uploaded(app_url, uploaded, tmp_pa
         assert "event: error" in stream and "event: complete" not in stream, path
 
 
+@pytest.mark.slow
 def test_uploads_and_results_are_deleted_on_a_schedule_the_page_states(app_url):
     from demo import app, files
     from demo.handlers import Handlers
