@@ -44,6 +44,7 @@ FLIPS = {1: [()], 2: [(), (3,)], 4: [(), (3,), (2,), (2, 3)]}  # mirror images a
 
 
 def round_up(n: int, multiple: int) -> int:
+    """The smallest multiple of `multiple` that is >= n."""
     return -(-n // multiple) * multiple
 
 

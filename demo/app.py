@@ -98,80 +98,91 @@ CSS = """
 """
 
 
+def control_row() -> dict[str, gr.components.Component]:
+    """The controls both tabs share, by the name of the handlers' argument they set."""
+    with gr.Accordion("Controls (apply to one photo and to many)", open=True), gr.Row():
+        render_size = gr.Slider(128, 768, 256, step=32, label="Render resolution (px, long side)",
+                                info="Higher: more detail in the colour, slower.")  # fmt: skip
+        boost = gr.Slider(0, 2, 1, step=0.05, label="Colour boost (saturation)")
+        brightness = gr.Slider(-20, 20, 0, step=1, label="Brightness (L*)")
+        blend = gr.Slider(0, 1, 0.5, step=0.05, label="Blend: 0 = all CNN … 1 = all GAN")
+        mark = gr.Checkbox(False, label="Add a visible “AI-colourised” mark")
+        restore = gr.Checkbox(False, label="Repair scratches, dust and grain first",
+                              info="Grain, dust, thin scratches, JPEG blocks (not a print's cracks).")  # fmt: skip
+        cracks = gr.Checkbox(False, label="The print is cracked",
+                             info="Fill its cracks, dust and flakes first, then repair. Not for clean photos: "
+                                  "it can take thin light lines for cracks.")  # fmt: skip
+        auto_contrast = gr.Checkbox(False, label="Auto-contrast", info="Stretch a faded photo's tones.")
+    return {"render_size": render_size, "colour_boost": boost, "brightness": brightness, "blend": blend,
+            "mark": mark, "restore": restore, "auto_contrast": auto_contrast, "cracks": cracks}  # fmt: skip
+
+
+def one_photo_tab(h: Handlers, c: dict[str, gr.components.Component]) -> None:
+    """The "One photo" tab: the upload, the results side by side, and the `colorize` and `restoration` endpoints."""
+    with gr.Row(equal_height=False):
+        limits = f"{LIMITS.max_file_mb} MB and {LIMITS.max_pixels / 1e6:g} megapixels"
+        photo = unopened(gr.Image(label=f"Your photo: JPEG, PNG, WebP, TIFF, BMP, AVIF, HEIC · up to {limits}",
+                                  type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                                  height=300, scale=1, min_width=280))  # fmt: skip
+        with gr.Column(scale=1, min_width=280):
+            button = gr.Button("Colorize", variant="primary", size="lg")
+            info = gr.Markdown("Upload a photo or pick an example below.", label="timing")
+            files = gr.File(label="Downloads: full-resolution PNGs, and all of them as a zip",
+                            file_count="multiple", interactive=False)  # fmt: skip
+    with gr.Row(elem_classes="results"):
+        cnn = gr.ImageSlider(label="CNN: before / after", format="png", max_height=900, min_width=300)
+        gan = gr.ImageSlider(label="GAN: before / after", format="png", max_height=900, min_width=300)
+    with gr.Row(elem_classes="results"):
+        versus = gr.ImageSlider(label="CNN (left) vs GAN (right)", format="png", max_height=900, min_width=300)
+        blended = gr.Image(label="Blend of the CNN and GAN colour", format="png", min_width=300, interactive=False)
+    with gr.Row(elem_classes="results"):
+        restored = gr.ImageSlider(label="Restoration: luminance before / after", format="png",
+                                  max_height=900, min_width=300, visible=False)  # fmt: skip
+        own = gr.Image(label="The photo's own colours, restored (no model)", format="png", min_width=300,
+                       interactive=False, visible=False)  # fmt: skip
+    inputs, outputs = [photo, *c.values()], [cnn, gan, versus, blended, info, files, restored, own]
+    events = {"concurrency_id": "inference"}
+    # The page gets previews (colorize_page); the API, behind a button nobody sees, full resolution.
+    button.click(h.colorize_page, inputs, outputs, api_name=False, **events)
+    gr.Button("API: colorize", visible=False).click(h.colorize, inputs, outputs[:6], api_name="colorize", **events)
+    repair = [photo, c["colour_boost"], c["brightness"], c["cracks"]]
+    gr.Button("API: restoration", visible=False).click(h.restoration, repair, [restored, own, info],
+                                                       api_name="restoration", **events)  # fmt: skip
+    photo.upload(h.colorize_page, inputs, outputs, api_name=False, **events)
+    triggers = [getattr(control, "release" if isinstance(control, gr.Slider) else "input") for control in c.values()]
+    gr.on(triggers, h.rerender, inputs, outputs, api_name=False, trigger_mode="always_last", **events)
+    if EXAMPLES:
+        gr.Examples([[p] for p in EXAMPLES], photo, outputs, h.colorize_page, cache_examples=True,
+                    cache_mode="lazy", label="Examples (sources and licences: demo/examples/SOURCES.md)",
+                    examples_per_page=8)  # fmt: skip
+
+
+def many_photos_tab(h: Handlers, c: dict[str, gr.components.Component]) -> None:
+    """The "Many photos" tab: a gallery of results and a zip, and the `colorize_batch` endpoint."""
+    batch_files = gr.File(label="Photos", file_count="multiple", file_types=["image"])
+    with gr.Row():
+        results = gr.Radio(["Both", "CNN", "GAN", "Blend"], value="Both", label="Results for each photo")
+        batch_button = gr.Button("Colorize all", variant="primary")
+    report = gr.Markdown(label="report")
+    gallery = gr.Gallery(label="Results", columns=4, format="png", object_fit="contain", height="auto")
+    archive = gr.File(label="All results (zip)", interactive=False)
+    controls = [c[name] for name in ("render_size", "colour_boost", "brightness", "blend", "restore", "auto_contrast",
+                                     "cracks")]  # fmt: skip
+    batch_button.click(h.colorize_batch, [batch_files, results, *controls], [gallery, archive, report],
+                       api_name="colorize_batch", concurrency_id="inference")  # fmt: skip
+
+
 def build(handlers: Handlers) -> gr.Blocks:
     """The interface, its events calling `handlers`; no work happens until a request arrives."""
     # Gradio's copies of uploads and results: every SWEEP_EVERY_S, those older than MAX_AGE_S are deleted;
     # demo.files.sweep_on_schedule does the same for the app's own files and the prediction cache.
-    h, delete_cache = handlers, (SWEEP_EVERY_S, MAX_AGE_S)
-    with gr.Blocks(title="Old photo colorizer: CNN vs GAN", delete_cache=delete_cache) as demo:
+    with gr.Blocks(title="Old photo colorizer: CNN vs GAN", delete_cache=(SWEEP_EVERY_S, MAX_AGE_S)) as demo:
         gr.Markdown(INTRO)
-        with gr.Accordion("Controls (apply to one photo and to many)", open=True), gr.Row():
-            render_size = gr.Slider(128, 768, 256, step=32, label="Render resolution (px, long side)",
-                                    info="Higher: more detail in the colour, slower.")  # fmt: skip
-            boost = gr.Slider(0, 2, 1, step=0.05, label="Colour boost (saturation)")
-            brightness = gr.Slider(-20, 20, 0, step=1, label="Brightness (L*)")
-            blend = gr.Slider(0, 1, 0.5, step=0.05, label="Blend: 0 = all CNN … 1 = all GAN")
-            mark = gr.Checkbox(False, label="Add a visible “AI-colourised” mark")
-            restore = gr.Checkbox(False, label="Repair scratches, dust and grain first",
-                                  info="Grain, dust, thin scratches, JPEG blocks (not a print's cracks).")  # fmt: skip
-            cracks = gr.Checkbox(False, label="The print is cracked",
-                                 info="Fill its cracks, dust and flakes first, then repair. Not for clean photos: "
-                                      "it can take thin light lines for cracks.")  # fmt: skip
-            auto_contrast = gr.Checkbox(False, label="Auto-contrast", info="Stretch a faded photo's tones.")
+        controls = control_row()
         with gr.Tab("One photo"):
-            with gr.Row(equal_height=False):
-                limits = f"{LIMITS.max_file_mb} MB and {LIMITS.max_pixels / 1e6:g} megapixels"
-                photo = unopened(gr.Image(label=f"Your photo: JPEG, PNG, WebP, TIFF, BMP, AVIF, HEIC · up to {limits}",
-                                          type="filepath", image_mode=None, sources=["upload", "clipboard"],
-                                          height=300, scale=1, min_width=280))  # fmt: skip
-                with gr.Column(scale=1, min_width=280):
-                    button = gr.Button("Colorize", variant="primary", size="lg")
-                    info = gr.Markdown("Upload a photo or pick an example below.", label="timing")
-                    files = gr.File(label="Downloads: full-resolution PNGs, and all of them as a zip",
-                                    file_count="multiple", interactive=False)  # fmt: skip
-            with gr.Row(elem_classes="results"):
-                cnn = gr.ImageSlider(label="CNN: before / after", format="png", max_height=900, min_width=300)
-                gan = gr.ImageSlider(label="GAN: before / after", format="png", max_height=900, min_width=300)
-            with gr.Row(elem_classes="results"):
-                versus = gr.ImageSlider(label="CNN (left) vs GAN (right)", format="png", max_height=900, min_width=300)
-                blended = gr.Image(label="Blend of the CNN and GAN colour", format="png", min_width=300,
-                                   interactive=False)  # fmt: skip
-            with gr.Row(elem_classes="results"):
-                restored = gr.ImageSlider(label="Restoration: luminance before / after", format="png",
-                                          max_height=900, min_width=300, visible=False)  # fmt: skip
-                own = gr.Image(label="The photo's own colours, restored (no model)", format="png", min_width=300,
-                               interactive=False, visible=False)  # fmt: skip
-            controls = [render_size, boost, brightness, blend, mark, restore, auto_contrast, cracks]
-            outputs = [cnn, gan, versus, blended, info, files, restored, own]
-            # The page gets previews (colorize_page); the API, behind a button nobody sees, full resolution.
-            button.click(h.colorize_page, [photo, *controls], outputs, api_name=False, concurrency_id="inference")
-            api_button = gr.Button("API: colorize", visible=False)
-            api_button.click(
-                h.colorize, [photo, *controls], outputs[:6], api_name="colorize", concurrency_id="inference"
-            )
-            api_restore = gr.Button("API: restoration", visible=False)
-            api_restore.click(h.restoration, [photo, boost, brightness, cracks], [restored, own, info],
-                              api_name="restoration", concurrency_id="inference")  # fmt: skip
-            photo.upload(h.colorize_page, [photo, *controls], outputs, api_name=False, concurrency_id="inference")
-            triggers = [render_size.release, boost.release, brightness.release, blend.release, mark.input,
-                        restore.input, auto_contrast.input, cracks.input]  # fmt: skip
-            gr.on(triggers, h.rerender, [photo, *controls], outputs, api_name=False, concurrency_id="inference",
-                  trigger_mode="always_last")  # fmt: skip
-            if EXAMPLES:
-                gr.Examples([[p] for p in EXAMPLES], photo, outputs, h.colorize_page, cache_examples=True,
-                            cache_mode="lazy", label="Examples (sources and licences: demo/examples/SOURCES.md)",
-                            examples_per_page=8)  # fmt: skip
+            one_photo_tab(handlers, controls)
         with gr.Tab("Many photos"):
-            batch_files = gr.File(label="Photos", file_count="multiple", file_types=["image"])
-            with gr.Row():
-                results = gr.Radio(["Both", "CNN", "GAN", "Blend"], value="Both", label="Results for each photo")
-                batch_button = gr.Button("Colorize all", variant="primary")
-            report = gr.Markdown(label="report")
-            gallery = gr.Gallery(label="Results", columns=4, format="png", object_fit="contain", height="auto")
-            archive = gr.File(label="All results (zip)", interactive=False)
-            batch_inputs = [batch_files, results, render_size, boost, brightness, blend, restore, auto_contrast, cracks]
-            batch_button.click(h.colorize_batch, batch_inputs, [gallery, archive, report], api_name="colorize_batch",
-                               concurrency_id="inference")  # fmt: skip
+            many_photos_tab(handlers, controls)
         with gr.Accordion("Model card: the two models, how well they do, where they fail", open=False):
             gr.Markdown(model_card(handlers.models))
     return demo.queue(max_size=QUEUE, default_concurrency_limit=CONCURRENCY)

@@ -42,6 +42,7 @@ class Entry:
 
     @property
     def nbytes(self) -> int:
+        """The bytes its arrays hold (each counted once)."""
         photo = self.result.photo
         arrays = [self.before, photo.gray, photo.rgb, self.source_gray, *self.result.ab.values()]
         unique = {id(a): a for a in arrays if a is not None}  # photo.rgb is often `before` itself
