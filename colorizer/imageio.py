@@ -103,7 +103,6 @@ class Limits:
 
 
 LIMITS = Limits.from_env()
-MAX_PIXELS = LIMITS.max_pixels  # the name earlier versions exported
 # Pillow's own guard (a warning above it, an error above twice it) agrees with ours; open_image checks first.
 Image.MAX_IMAGE_PIXELS = LIMITS.max_pixels
 
