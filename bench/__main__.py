@@ -7,10 +7,9 @@ Prints the median and spread (min-max) in ms of each stage per size, end-to-end 
 for both (decoding and encoding excluded), the restoration model's time on the photo's luminance (not part
 of "both": it is optional) and the crack filler's (run before it on cracked prints only), the pipeline's peak
 resident memory (a child process without torch) without restoration, with it, and with the crack filler too, the
-ONNX Runtime version, provider, threads and model precision, and references timed in this process: (a) our
-networks under PyTorch eager, and the float originals of int8 models under ONNX Runtime, (b) the original
-project's two networks at the full image size under ONNX Runtime, with the speed-up of ours over (b) for the same
-1024x1024 output.
+ONNX Runtime version, provider and threads, and references timed in this process: (a) our networks under PyTorch
+eager, (b) the original project's two networks at the full image size under ONNX Runtime, with the speed-up of ours
+over (b) for the same 1024x1024 output.
 """
 
 from __future__ import annotations
@@ -30,8 +29,8 @@ import colorizer
 from bench import measure
 from colorizer.imageio import png_bytes
 from colorizer.merge import table
-from colorizer.model import MODEL_DIR, session_options
 from colorizer.pipeline import Photo
+from colorizer.session import MODEL_DIR, session_options
 
 TARGET_BOTH_MS = {512: 50, 2048: 150, 4096: 600}  # square side -> both models end to end
 TARGET_PEAK_MB = {2048: 800, 4096: 2048, 10000: 4096}
@@ -115,17 +114,6 @@ def reference_a(models: list[colorizer.Model], size: int, repeat: int) -> dict[s
     return out
 
 
-def reference_fp32(models: list[colorizer.Model], repeat: int) -> dict[str, dict]:
-    """The float originals of int8 models under ONNX Runtime at the render size, for the quantization's gain."""
-    out = {}
-    for m in models:
-        if m.precision != "fp32":
-            fp32 = colorizer.load(m.name, "fp32")
-            lum = np.full((1, 1, fp32.render_size, fp32.render_size), 50.0, np.float32)
-            out[f"onnx fp32 {m.name} @{fp32.render_size}"] = measure.timeit(lambda f=fp32, x=lum: f.predict(x), repeat)
-    return out
-
-
 def reference_b(size: int, repeat: int) -> dict[str, dict]:
     """(b) the original project's two networks at the full image size (size x size) under ONNX Runtime."""
     from bench.reference import export_references
@@ -139,7 +127,22 @@ def reference_b(size: int, repeat: int) -> dict[str, dict]:
     return out
 
 
+def memory_runs(sizes: list[str], restorer: bool, filler: bool) -> dict[str, float]:
+    """Peak memory (MiB) of a fresh process per size: both models, then with the restorer first and with the crack
+    filler before it too (where they ship)."""
+    out = {}
+    for text in sizes:
+        h, w = measure.parse_size(text)
+        out[f"{w}x{h}"] = measure.peak_memory_mb(h, w)
+        if restorer:
+            out[f"{w}x{h} restored"] = measure.peak_memory_mb(h, w, restore=True)
+        if restorer and filler:
+            out[f"{w}x{h} cracks filled, restored"] = measure.peak_memory_mb(h, w, restore="cracks")
+    return out
+
+
 def main() -> None:
+    """`python -m bench`: measure, print the tables and the targets' verdicts, write the JSON."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", nargs="+", default=["512", "1024", "2048", "4096", "3000x2000"])
     ap.add_argument("--repeat", type=int, default=7)
@@ -161,23 +164,16 @@ def main() -> None:
         "threads": measure.threads(),
         "cpu": platform.processor() or platform.machine(),
         "render_size": {m.name: m.render_size for m in models},
-        "precision": {m.name: m.precision for m in models},
     }
     results: dict = {"env": env, "sizes": {}, "memory_mb": {}, "references": {}}
     for text in args.sizes:
         h, w = measure.parse_size(text)
         results["sizes"][f"{w}x{h}"] = stages(models, restorer, test_photo(h, w), args.repeat, filler)
         print(measure.stage_table(f"{w}x{h}", results["sizes"][f"{w}x{h}"]), flush=True)
-    for text in args.memory_sizes:
-        h, w = measure.parse_size(text)
-        results["memory_mb"][f"{w}x{h}"] = measure.peak_memory_mb(h, w)
-        if restorer is not None:
-            results["memory_mb"][f"{w}x{h} restored"] = measure.peak_memory_mb(h, w, restore=True)
-        if restorer is not None and filler is not None:
-            results["memory_mb"][f"{w}x{h} cracks filled, restored"] = measure.peak_memory_mb(h, w, restore="cracks")
+    results["memory_mb"] = memory_runs(args.memory_sizes, restorer is not None, filler is not None)
     ref = args.reference_size
     size = models[0].render_size
-    refs = reference_a(models, size, args.repeat) | reference_fp32(models, args.repeat) | reference_b(ref, args.repeat)
+    refs = reference_a(models, size, args.repeat) | reference_b(ref, args.repeat)
     results["references"] = refs
     targets = (TARGET_BOTH_MS, TARGET_PEAK_MB, TARGET_MERGE_MS, TARGET_SPEEDUP)
     results["summary"] = measure.summary(results, ref, *targets, TARGET_RESTORE_MS, TARGET_RESTORE_EXTRA_MB)

@@ -28,12 +28,16 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:  # gradio_client is imported where it is used: the module itself loads without it
+    from gradio_client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = (512, 1024, 1536)  # long side of the single photos, px
@@ -44,8 +48,8 @@ MIN_MIX_GRACE_S = 120.0  # how long a short run may go on past its time to compl
 
 
 def cache_items() -> int:
-    """How many photos the app's prediction cache holds (demo.service.PredictionCache's max_items default)."""
-    from demo.service import PredictionCache
+    """How many photos the app's prediction cache holds (demo.cache.PredictionCache's max_items default)."""
+    from demo.cache import PredictionCache
 
     return inspect.signature(PredictionCache).parameters["max_items"].default
 
@@ -174,7 +178,7 @@ class Crowd:
     counter: itertools.count = field(default_factory=itertools.count)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def send(self, client, kind: str, rng: np.random.Generator, photo: Path | None = None) -> None:
+    def send(self, client: Client, kind: str, rng: np.random.Generator, photo: Path | None = None) -> None:
         """Send one request of `kind`, record it and delete what it downloaded (never raises)."""
         from gradio_client import handle_file
 
@@ -195,7 +199,7 @@ class Crowd:
         with self.lock:
             self.records.append(Record(kind, end - start, outcome_of(error, kind), str(error or "")[:300]))
 
-    def client(self, user: int):
+    def client(self, user: int) -> Client:
         """A gradio_client Client of the app that downloads results into a folder of this user's own."""
         from gradio_client import Client
 
@@ -239,7 +243,7 @@ class Crowd:
         return start, time.monotonic()
 
 
-def run_threads(target, n: int) -> None:
+def run_threads(target: Callable[[int], None], n: int) -> None:
     """Run target(0) ... target(n-1) in threads and wait for all of them."""
     threads = [threading.Thread(target=target, args=(i,), name=f"user-{i}") for i in range(n)]
     for t in threads:
@@ -318,6 +322,7 @@ def measure(tmp: Path, users: int, seconds: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """`python -m bench.load`: run the load test, print its summary; the figures (see `report`)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--users", type=int, default=8, help="concurrent users (default 8)")
     ap.add_argument("--seconds", type=float, default=120.0, help="length of the measured phase (default 120)")

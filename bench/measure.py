@@ -126,9 +126,8 @@ def summary(
 def report(results: dict) -> str:
     """The environment, references and target summary as text."""
     env = results["env"]
-    precision = ", ".join(f"{name} {p}" for name, p in env["precision"].items())
     lines = ["", f"ONNX Runtime {env['onnxruntime']}, {env['provider']}, {env['threads']} threads, {env['cpu']}"]
-    lines.append(f"models: {precision}")
+    lines.append(f"render sizes: {', '.join(f'{name} {size} px' for name, size in env['render_size'].items())}")
     lines += ["", "| reference | median ms | min-max ms |", "|---|---|---|"]
     for name, t in results["references"].items():
         lines.append(f"| {name} | {t['median']:.1f} | {t['min']:.1f}-{t['max']:.1f} |")

@@ -1,82 +1,119 @@
-"""Reference networks for the benchmark (random weights: weights do not change speed).
+"""Reference networks for the benchmark, written as ONNX graphs (random weights: weights do not change speed).
 
 (b) The original student project's method ran two networks at the full, squared image size:
-  - a pix2pix U-Net generator (Isola et al. 2017, `unet_256`): 8 stride-2 downsamplings, 64 base filters,
-    BatchNorm, transposed-conv upsampling, about 54 M parameters;
+  - a pix2pix U-Net generator (Isola et al. 2017, `unet_256`): 8 stride-2 downsamplings (4x4 convolutions), 64
+    base filters, BatchNorm, transposed-conv upsampling with skip connections, about 54 M parameters;
   - a plain CNN of about 0.9 M parameters: 3x3 convs 1->32->64 (stride 2)->128 (stride 2)->128->256, two x2
     upsamplings with 256->128->64, then 64->32->3.
-They are exported to ONNX here and timed under ONNX Runtime, like ours.
+They are built here layer by layer with onnx.helper (what a PyTorch export of them holds, without the minutes the
+exporter takes) and timed under ONNX Runtime, like ours. Input `x` float32 [N,1,H,W], output `y`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-from torch import nn
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
 
 
-class Pix2PixUNet(nn.Module):
-    """pix2pix UnetGenerator(input_nc=1, output_nc=2, num_downs=8, ngf=64), eval mode (no dropout)."""
+class Graph:
+    """An ONNX graph under construction: nodes, and weights drawn with He's scaling (activations stay in range)."""
 
-    def __init__(self, cin: int = 1, cout: int = 2, ngf: int = 64):
-        super().__init__()
-        chans = [ngf, ngf * 2, ngf * 4, ngf * 8, ngf * 8, ngf * 8, ngf * 8, ngf * 8]
-        self.down = nn.ModuleList()
-        prev = cin
-        for i, c in enumerate(chans):
-            layers: list[nn.Module] = [] if i == 0 else [nn.LeakyReLU(0.2)]
-            layers.append(nn.Conv2d(prev, c, 4, 2, 1, bias=False))
-            if 0 < i < len(chans) - 1:
-                layers.append(nn.BatchNorm2d(c))
-            self.down.append(nn.Sequential(*layers))
-            prev = c
-        self.up = nn.ModuleList()
-        for i in reversed(range(len(chans))):
-            cin_up = chans[i] if i == len(chans) - 1 else chans[i] * 2
-            c = chans[i - 1] if i > 0 else cout
-            layers = [nn.ReLU(), nn.ConvTranspose2d(cin_up, c, 4, 2, 1, bias=i == 0)]
-            layers.append(nn.Tanh() if i == 0 else nn.BatchNorm2d(c))
-            self.up.append(nn.Sequential(*layers))
+    def __init__(self, seed: int = 0):
+        self.nodes: list[onnx.NodeProto] = []
+        self.weights: list[onnx.TensorProto] = []
+        self.rng = np.random.default_rng(seed)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = []
-        for d in self.down:
-            x = d(x)
-            skips.append(x)
-        skips.pop()
-        for u in self.up:
-            x = u(x)
-            if skips:
-                x = torch.cat([x, skips.pop()], 1)
-        return x
+    def name(self, prefix: str) -> str:
+        """A fresh tensor name."""
+        return f"{prefix}{len(self.nodes) + len(self.weights)}"
+
+    def weight(self, shape: tuple[int, ...], fan_in: int) -> str:
+        """A float32 initializer of `shape`, N(0, 2 / fan_in); its name."""
+        name = self.name("w")
+        values = self.rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(2.0 / fan_in))
+        self.weights.append(numpy_helper.from_array(values, name))
+        return name
+
+    def op(self, kind: str, inputs: list[str], **attrs) -> str:
+        """Append a node with one output; its output's name."""
+        out = self.name(kind.lower())
+        self.nodes.append(helper.make_node(kind, inputs, [out], **attrs))
+        return out
+
+    def conv(self, x: str, cin: int, cout: int, k: int, stride: int, bias: bool = True, transpose: bool = False) -> str:
+        """A k x k convolution (or transposed convolution) with padding k // 2 (3x3) or 1 (4x4)."""
+        shape = (cin, cout, k, k) if transpose else (cout, cin, k, k)
+        inputs = [x, self.weight(shape, cin * k * k)]
+        if bias:
+            inputs.append(self.weight((cout,), cout))
+        pad = 1 if k == 4 else k // 2
+        kind = "ConvTranspose" if transpose else "Conv"
+        return self.op(kind, inputs, kernel_shape=[k, k], strides=[stride, stride], pads=[pad] * 4)
+
+    def batchnorm(self, x: str, c: int) -> str:
+        """Inference-mode BatchNorm (scale 1, shift 0, mean 0, variance 1)."""
+        stats = [np.ones(c, np.float32), np.zeros(c, np.float32), np.zeros(c, np.float32), np.ones(c, np.float32)]
+        names = []
+        for values in stats:
+            names.append(self.name("bn"))
+            self.weights.append(numpy_helper.from_array(values, names[-1]))
+        return self.op("BatchNormalization", [x, *names])
+
+    def save(self, path: Path, output: str) -> Path:
+        """Write the graph as a model whose input is `x` [N,1,H,W] and whose output is `output`, renamed `y`."""
+        self.nodes.append(helper.make_node("Identity", [output], ["y"]))
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, "H", "W"])
+        y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+        graph = helper.make_graph(self.nodes, path.stem, [x], [y], self.weights)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        onnx.save(model, str(path))
+        return path
 
 
-def plain_cnn() -> nn.Sequential:
+def pix2pix_unet(path: Path, cout: int = 2, ngf: int = 64) -> Path:
+    """pix2pix UnetGenerator(input_nc=1, output_nc=2, num_downs=8, ngf=64) in eval mode (no dropout)."""
+    g = Graph(0)
+    chans = [ngf, ngf * 2, ngf * 4, ngf * 8, ngf * 8, ngf * 8, ngf * 8, ngf * 8]
+    x, prev, skips = "x", 1, []
+    for i, c in enumerate(chans):
+        if i > 0:
+            x = g.op("LeakyRelu", [x], alpha=0.2)
+        x = g.conv(x, prev, c, 4, 2, bias=False)
+        if 0 < i < len(chans) - 1:
+            x = g.batchnorm(x, c)
+        skips.append(x)
+        prev = c
+    skips.pop()  # the innermost level has no skip connection
+    for i in reversed(range(len(chans))):
+        cin = chans[i] if i == len(chans) - 1 else chans[i] * 2
+        c = chans[i - 1] if i > 0 else cout
+        x = g.conv(g.op("Relu", [x]), cin, c, 4, 2, bias=i == 0, transpose=True)
+        x = g.op("Tanh", [x]) if i == 0 else g.batchnorm(x, c)
+        if skips:
+            x = g.op("Concat", [x, skips.pop()], axis=1)
+    return g.save(path, x)
+
+
+def plain_cnn(path: Path) -> Path:
     """The original project's 0.9 M-parameter CNN (ReLU after each conv but the last)."""
-
-    def c(i: int, o: int, s: int = 1) -> list[nn.Module]:
-        return [nn.Conv2d(i, o, 3, s, 1), nn.ReLU()]
-
-    up = nn.Upsample(scale_factor=2.0)
-    return nn.Sequential(
-        *c(1, 32), *c(32, 64, 2), *c(64, 128, 2), *c(128, 128), *c(128, 256),
-        up, *c(256, 128), nn.Upsample(scale_factor=2.0), *c(128, 64), *c(64, 32), nn.Conv2d(32, 3, 3, 1, 1),
-    )  # fmt: skip
+    g = Graph(1)
+    twice = g.name("scales")
+    g.weights.append(numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), twice))
+    x = "x"
+    layers = [(1, 32, 1), (32, 64, 2), (64, 128, 2), (128, 128, 1), (128, 256, 1), "up", (256, 128, 1), "up",
+              (128, 64, 1), (64, 32, 1)]  # fmt: skip
+    for layer in layers:
+        if layer == "up":
+            x = g.op("Resize", [x, "", twice], mode="nearest")
+        else:
+            x = g.op("Relu", [g.conv(x, layer[0], layer[1], 3, layer[2])])
+    return g.save(path, g.conv(x, 32, 3, 3, 1))
 
 
 def export_references(folder: Path) -> dict[str, Path]:
-    """Export both reference networks (dynamic H, W) into `folder`; returns {name: path}."""
-    torch.manual_seed(0)
-    out = {}
-    for name, net in (("pix2pix_unet", Pix2PixUNet()), ("plain_cnn", plain_cnn())):
-        path = folder / f"{name}.onnx"
-        dim = torch.export.Dim
-        shapes = ({2: 256 * dim("h_blocks", max=64), 3: 256 * dim("w_blocks", max=64)},)  # by position
-        prog = torch.onnx.export(
-            net.eval(), (torch.zeros(1, 1, 512, 512),), input_names=["x"], output_names=["y"],
-            dynamic_shapes=shapes, dynamo=True, external_data=False,
-        )  # fmt: skip
-        prog.save(str(path), external_data=False)
-        out[name] = path
-    return out
+    """Write both reference networks (any H, W that are multiples of 256) into `folder`; returns {name: path}."""
+    builders = {"pix2pix_unet": pix2pix_unet, "plain_cnn": plain_cnn}
+    return {name: build(folder / f"{name}.onnx") for name, build in builders.items()}

@@ -15,10 +15,11 @@ from colorizer.compare import Comparison, compare
 from colorizer.enhance import enhance_rgb
 from colorizer.imageio import ImageError, Limits, open_image, save_png, unique_stems
 from colorizer.manifest import ManifestError
-from colorizer.model import CONTRACT, ContractError, Model, __version__, load
+from colorizer.model import CONTRACT, Model, __version__, load
 from colorizer.owncolour import ColourCheck, detect_colour, restore_own_colours
 from colorizer.pipeline import Photo
 from colorizer.restore import RESTORER_CONTRACT, Restorer, load_restorer
+from colorizer.session import ContractError
 
 __all__ = [
     "CONTRACT",

@@ -28,15 +28,16 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from colorizer.atomic import remove_stale_temps
-from colorizer.compare import Comparison, blend_text, compare, own_colours_text
+from colorizer.compare import compare
 from colorizer.imageio import IMAGE_EXTS, ImageError, open_image, save_png, unique_stems
 from colorizer.manifest import ManifestError
-from colorizer.model import ContractError, Model, load
+from colorizer.model import Model, load
+from colorizer.output import BLEND, OWN, Controls, output_image
 from colorizer.pipeline import SupportsRestore, get_restorer
+from colorizer.session import ContractError
 
 
 def collect(inputs: list[str]) -> tuple[list[Path], list[str]]:
@@ -85,7 +86,8 @@ def colorize_files(
     """Write every file's outputs to `outdir`; returns (written, kept, failed) counts of outputs (failed: also
     unreadable photos). Only the models an output still needs are run."""
     protected = {f.resolve() for f in files}
-    looks = [m.name for m in models] + ["blend"] * (args.blend is not None) + ["own"] * args.own_colours
+    looks = [m.name for m in models] + [BLEND] * (args.blend is not None) + [OWN] * args.own_colours
+    controls = Controls(args.saturation, args.brightness, args.auto_contrast, args.blend or 0.0)
     written = kept = failed = 0
     with tqdm(total=len(files), desc="colorizing", unit="photo") as bar:
         for f, stem in zip(files, unique_stems(files)):
@@ -102,7 +104,7 @@ def colorize_files(
                     todo[look] = out
             if not todo:  # done by an earlier run: no need to read or colorize it again
                 continue
-            needed = [m for m in models if m.name in todo or "blend" in todo]
+            needed = [m for m in models if m.name in todo or BLEND in todo]
             try:
                 result = compare(needed, open_image(f), args.render_size, restorer or False)
             except ImageError as e:
@@ -110,7 +112,7 @@ def colorize_files(
                 failed += 1
                 continue
             for look, out in todo.items():
-                if (made := output_image(result, look, models, args)) is None:
+                if (made := output_image(result, look, models, controls)) is None:
                     tqdm.write(f"no own colours for {f}: {result.photo.colour.reason}", file=sys.stderr)
                     continue
                 try:
@@ -119,24 +121,6 @@ def colorize_files(
                 except FileExistsError:  # appeared since the check above (another run): still never replaced
                     kept += 1
     return written, kept, failed
-
-
-def output_image(
-    result: Comparison, look: str, models: list[Model], args: argparse.Namespace
-) -> tuple[np.ndarray, dict[str, str]] | None:
-    """One output: RGB uint8 HxWx3 and its PNG text; None for own colours of a photo without real colour."""
-    photo = result.photo
-    if look == "own":
-        if not photo.colour.has_colour:
-            return None
-        return photo.own_colours(args.saturation, args.brightness), own_colours_text(photo.restored)
-    if look == "blend":
-        ab, text = result.blend("cnn", "gan", args.blend), blend_text(models, args.blend)
-    else:
-        ab, text = result.ab[look], next(m.png_text() for m in models if m.name == look)
-    if photo.restored:
-        text = {**text, "Description": text["Description"] + "; luminance repaired by the restoration model first"}
-    return photo.render(ab, args.saturation, args.brightness, args.auto_contrast), text
 
 
 def main(argv: list[str] | None = None) -> int:

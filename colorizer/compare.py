@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from colorizer.model import Model, __version__
+from colorizer.model import Model
 from colorizer.pipeline import Photo, SupportsRestore, get_restorer, timed, upsample_ab
 
 
@@ -58,20 +58,3 @@ def compare(
     for m in models:
         ab[m.name], seconds[m.name] = timed(m.predict_photo, photo, render_size)
     return Comparison(photo, ab, seconds)
-
-
-def blend_text(models: Sequence[Model], t: float) -> dict[str, str]:
-    """PNG text chunks for a CNN/GAN blend: the software and both models' versions."""
-    text = models[0].png_text()
-    versions = " and ".join(m.meta.get("version", m.name) for m in models)
-    text["Description"] = f"AI-colourised: {100 * (1 - t):.0f}% CNN / {100 * t:.0f}% GAN colour ({versions})"
-    return text
-
-
-def own_colours_text(restored: bool = False) -> dict[str, str]:
-    """PNG text chunks for a photo's own colours restored (no model guessed them)."""
-    how = "white balance, de-fading and auto-contrast" + (", luminance repaired by the restoration model" * restored)
-    return {
-        "Software": f"colorizer {__version__} (black-and-white photo colorization)",
-        "Description": f"The photo's own colours restored ({how}); not AI-colourised",
-    }

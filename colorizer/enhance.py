@@ -46,6 +46,7 @@ class Tone:
 
     @property
     def is_identity(self) -> bool:
+        """Whether the curve leaves L* as it is."""
         return self.gain == 1.0 and self.offset == 0.0
 
     def gray_lut(self) -> np.ndarray:

@@ -1,7 +1,7 @@
 """onnx_models/MANIFEST.json: each shipped model file's sha256, contract and size, and the check against it.
 
-The tools that write a model into onnx_models/ (python -m export, export.quantize, train.evaluate --stamp)
-rewrite the manifest (colorizer.model.refresh_manifest). colorizer.load checks a shipped model against it
+The tools that write a model into onnx_models/ (python -m export, export.restorer, train.evaluate --stamp)
+rewrite the manifest (colorizer.session.refresh_manifest). colorizer.load checks a shipped model against it
 before loading (verify), so a missing, truncated or altered file stops start-up with one line naming the file
 and the fix, instead of a protobuf error or, worse, a model that runs with damaged weights. A path to a user's
 own .onnx file is not checked. Each file is hashed once per process (cached by path, mtime and size).

@@ -30,9 +30,10 @@ from PIL import Image
 
 from colorizer.color import composite_over_white, gray_to_l, rgb_to_gray, to_8bit
 from colorizer.enhance import GRAY_LEVELS, Tone, tone
-from colorizer.manifest import listed
 from colorizer.merge import merge
 from colorizer.owncolour import ColourCheck, OwnColourFix, detect_colour, measure_fix, restore_own_colours
+from colorizer.restore import SHIPPED_CRACKS, SHIPPED_RESTORER, Chain, load_restorer
+from colorizer.session import is_shipped
 
 Predict = Callable[[np.ndarray], np.ndarray]
 AB_LIMIT = 128.0
@@ -106,12 +107,9 @@ def shipped_restorer(cracks: bool = False) -> SupportsRestore:
     FileNotFoundError (NO_RESTORER) while onnx_models/ has none and its manifest lists none; a listed one that
     is missing or altered gets the manifest's own message (ManifestError) from the loader.
     """
-    from colorizer.model import MODEL_DIR  # imported late: colorizer.model and colorizer.restore import this module
-    from colorizer.restore import SHIPPED_CRACKS, SHIPPED_RESTORER, Chain, load_restorer
-
     names = [SHIPPED_CRACKS, SHIPPED_RESTORER] if cracks else [SHIPPED_RESTORER]
     for name in names:
-        if not (MODEL_DIR / f"{name}.onnx").is_file() and f"{name}.onnx" not in listed(MODEL_DIR):
+        if not is_shipped(name):
             missing = NO_RESTORER if name == SHIPPED_RESTORER else f"no crack filler shipped ({name}.onnx)"
             raise FileNotFoundError(missing)
     return Chain(load_restorer(SHIPPED_CRACKS), shipped_restorer(False)) if cracks else load_restorer()

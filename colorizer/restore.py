@@ -26,17 +26,14 @@ tiled: its working size is capped at tile_size, so the photo, or its shrunk copy
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from PIL import Image
 
-from colorizer.manifest import verify
-from colorizer.model import MODEL_DIR, ContractError, providers, session_options
+from colorizer.session import OnnxModel, shipped_path
 
 RESTORER_CONTRACT = "restorer/1"
 SHIPPED_RESTORER = "restore"  # onnx_models/restore.onnx
@@ -47,6 +44,7 @@ FLIPS = {1: [()], 2: [(), (3,)], 4: [(), (3,), (2,), (2, 3)]}  # mirror images a
 
 
 def round_up(n: int, multiple: int) -> int:
+    """The smallest multiple of `multiple` that is >= n."""
     return -(-n // multiple) * multiple
 
 
@@ -112,9 +110,8 @@ def tiled_rows(
 
 def flip_averaged(predict: Predict, flips: int) -> Predict:
     """`predict` averaged over the input and its mirror images, each mirrored back: flips 1 (as is), 2 (+ left-right)
-    or 4 (+ up-down and both). Damage has no handedness, and a network's errors partly do: on 160 validation photos
-    2 flips raised the mixed-damage gain by 0.11 dB, 4 by 0.16, and every other group a little, for 2 or 4 runs of
-    the network (docs/restoration.md); transposes as well (8) did no better than 4. Gray float32 [N,1,H,W]."""
+    or 4 (+ up-down and both), for as many runs of the network. Damage has no handedness, and a network's errors
+    partly do, so the average repairs a little better (docs/restoration.md). Gray float32 [N,1,H,W], 0..1."""
     if flips not in FLIPS:
         raise ValueError(f"flips must be one of {sorted(FLIPS)}, got {flips}")
     if flips == 1:
@@ -189,35 +186,18 @@ def changed_share(before: np.ndarray, after: np.ndarray, levels: int = 2) -> flo
     return moved / max(1, before.size)
 
 
-class Restorer:
+class Restorer(OnnxModel):
     """One loaded restorer/1 model: an ONNX Runtime session plus its contract metadata."""
 
+    contract, inputs, outputs = RESTORER_CONTRACT, ("gray",), ("restored",)
+
     def __init__(self, path: str | Path, name: str | None = None):
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise FileNotFoundError(f"no restorer model at {self.path}")
-        self.session = ort.InferenceSession(str(self.path), session_options(), providers=providers())
-        self.meta = dict(self.session.get_modelmeta().custom_metadata_map)
-        if self.meta.get("contract") != RESTORER_CONTRACT:
-            raise ContractError(
-                f"{self.path}: unknown model contract {self.meta.get('contract')!r} "
-                f"(this library reads {RESTORER_CONTRACT!r} restorers)"
-            )
-        ins, outs = self.session.get_inputs(), self.session.get_outputs()
-        if [i.name for i in ins] != ["gray"] or [o.name for o in outs] != ["restored"]:
-            raise ContractError(f"{self.path}: expected one input 'gray' and one output 'restored'")
-        self.name = name or self.path.stem
+        super().__init__(path, name)
         self.size_multiple = int(self.meta["size_multiple"])
         self.tile_size, self.tile_overlap = int(self.meta["tile_size"]), int(self.meta["tile_overlap"])
         self.work_size = int(self.meta["work_size"])  # 0: always full resolution
         self.global_context = self.meta.get("context", "local") == "global"  # never tiled (module docstring)
         self.flips = int(self.meta.get("flips", 1))  # mirror images averaged (flip_averaged)
-        self.provider = self.session.get_providers()[0]
-
-    @property
-    def val_metrics(self) -> dict:
-        """Training-time validation figures stamped at export (empty if none)."""
-        return json.loads(self.meta.get("val_metrics") or "{}")
 
     def predict(self, gray: np.ndarray) -> np.ndarray:
         """gray float32 [N,1,H,W] (0..1, H and W multiples of size_multiple) -> restored float32 [N,1,H,W]: one run
@@ -267,8 +247,5 @@ def load_restorer(name_or_path: str | Path = SHIPPED_RESTORER) -> Restorer:
     """Load a shipped restorer/1 model ('restore': onnx_models/restore.onnx; 'cracks': the crack filler,
     onnx_models/cracks.onnx), checked against MANIFEST.json first as the colorizers are (ManifestError if missing
     or altered), or a restorer/1 .onnx file by path."""
-    if str(name_or_path) in (SHIPPED_RESTORER, SHIPPED_CRACKS):
-        path = MODEL_DIR / f"{name_or_path}.onnx"
-        verify(path)
-        return Restorer(path, str(name_or_path))
-    return Restorer(name_or_path)
+    name = str(name_or_path)
+    return Restorer(shipped_path(name), name) if name in (SHIPPED_RESTORER, SHIPPED_CRACKS) else Restorer(name_or_path)

@@ -5,19 +5,14 @@ Everything is made here, offline: no ../shared data, no downloads.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import ROOT, TINY, free_port, run, synthetic_photo
+from helpers import TINY, run, synthetic_photo
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -52,44 +47,10 @@ def trained(tmp_path_factory, photo_dir) -> dict[str, Path]:
     return out
 
 
-@contextlib.contextmanager
-def launched_app(log_dir: Path, **env: str):
-    """The app started as users start it (python demo/app.py) on a free port, with extra environment; its URL."""
-    port = free_port()
-    env = os.environ | {"GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)} | env
-    with open(log_dir / "app.log", "w+") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "demo/app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            deadline = time.time() + 120
-            while True:
-                if proc.poll() is not None:
-                    log.seek(0)
-                    pytest.fail(f"the app exited early:\n{log.read()[-3000:]}")
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                except OSError:
-                    if time.time() > deadline:
-                        pytest.fail("the app did not start within 120 s")
-                    time.sleep(0.5)
-            yield f"http://127.0.0.1:{port}/"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-
-
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
-    """The app with its default limits."""
-    with launched_app(tmp_path_factory.mktemp("app")) as url:
-        yield url
+    """The app with its default limits, started once for every test that needs a server."""
+    from bench.load import launched_app  # `python demo/app.py` on a free port, as the load test starts it
 
-
-@pytest.fixture(scope="session")
-def small_limits_app_url(tmp_path_factory):
-    """The app with a 4-megapixel and 2 MB limit, to test the limit messages cheaply."""
-    with launched_app(tmp_path_factory.mktemp("app_small"), COLORIZER_MAX_PIXELS="4000000",
-                      COLORIZER_MAX_FILE_MB="2") as url:  # fmt: skip
+    with launched_app(tmp_path_factory.mktemp("app") / "app.log") as (url, _):
         yield url

@@ -1,4 +1,5 @@
-"""The Gradio app launched as users launch it (python demo/app.py), called with gradio_client."""
+"""The Gradio app launched as users launch it (python demo/app.py) and called with gradio_client (slow: they
+share one server, started once), and its request handling called in this process."""
 
 import re
 from pathlib import Path
@@ -17,13 +18,6 @@ def client(app_url):
     return Client(app_url, verbose=False)
 
 
-@pytest.fixture(scope="module")
-def small_client(small_limits_app_url):
-    from gradio_client import Client
-
-    return Client(small_limits_app_url, verbose=False)
-
-
 def path_of(item) -> str:
     return item["path"] if isinstance(item, dict) else item
 
@@ -35,6 +29,7 @@ def photo(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_colorize_returns_both_results_at_input_size(client, photo):
     from gradio_client import handle_file
 
@@ -52,6 +47,7 @@ def test_colorize_returns_both_results_at_input_size(client, photo):
     assert np.abs(cnn_rgb - gan_rgb).mean() > 0.5  # two different models
 
 
+@pytest.mark.slow
 def test_controls_rerender_from_the_cache(client, photo):
     from gradio_client import handle_file
 
@@ -62,6 +58,7 @@ def test_controls_rerender_from_the_cache(client, photo):
     assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() < 1.0  # colour boost 0: gray (but for the mark)
 
 
+@pytest.mark.slow
 def test_colorize_batch_reports_the_corrupt_file(client, tmp_path):
     from gradio_client import handle_file
 
@@ -78,25 +75,32 @@ def test_colorize_batch_reports_the_corrupt_file(client, tmp_path):
     assert path_of(archive).endswith(".zip")
 
 
-def test_oversized_photo_gets_the_limit_message(small_client, tmp_path):
+@pytest.mark.slow
+def test_the_apps_pixel_limit_is_lower_than_the_librarys(client, tmp_path):
+    """A 64-megapixel bomb: the library (200 MP) would decode it, the app (50 MP) refuses it unread."""
+    from corpus import gray_png
     from gradio_client import handle_file
 
-    path = tmp_path / "big.png"
-    Image.new("L", (2500, 2000), 128).save(path)  # 5 MP, over the 4 MP limit set for these tests
-    with pytest.raises(Exception, match="limit is 4 megapixels"):
-        small_client.predict(handle_file(str(path)), api_name="/colorize")
+    import colorizer
+
+    path = tmp_path / "bomb 8000x8000.png"
+    path.write_bytes(gray_png(8000, 8000))  # ~60 KB
+    assert colorizer.imageio.LIMITS.max_pixels >= 64_000_000
+    with pytest.raises(Exception, match=r"bomb 8000x8000\.png: 8000x8000 px is 64 megapixels; the limit is 50 "):
+        client.predict(handle_file(str(path)), api_name="/colorize")
 
 
-def test_oversized_file_is_refused(small_client, tmp_path):
+@pytest.mark.slow
+def test_oversized_file_is_refused(client, tmp_path):
     from gradio_client import handle_file
 
-    path = tmp_path / "noise.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (1000, 1000, 3), dtype=np.uint8)).save(path)
-    assert path.stat().st_size > 2 * 2**20  # over the 2 MB limit set for these tests
-    with pytest.raises(Exception, match=r"(?i)(2 ?MB|too large|exceeds|limit)"):
-        small_client.predict(handle_file(str(path)), api_name="/colorize")
+    path = tmp_path / "huge.png"
+    path.write_bytes(np.random.default_rng(0).bytes(26 * 2**20))  # over the app's 25 MB
+    with pytest.raises(Exception, match=r"(?i)(25 ?MB|too large|exceeds|limit)"):
+        client.predict(handle_file(str(path)), api_name="/colorize")
 
 
+@pytest.mark.slow
 def test_readme_client_snippet_runs(app_url, photo, tmp_path):
     readme = (ROOT / "README.md").read_text()
     code = re.search(r"<!-- client-snippet -->\n```python\n(.*?)```", readme, re.S).group(1)
@@ -106,21 +110,28 @@ def test_readme_client_snippet_runs(app_url, photo, tmp_path):
     assert Image.open(scope["gan"][1]).size == (263, 181)
 
 
-def test_page_shows_previews_api_and_downloads_stay_full_resolution(tmp_path):
+@pytest.fixture(scope="module")
+def handlers():
+    """The app's request handling in this process, on the shipped models."""
+    from demo.handlers import Handlers
+
+    return Handlers.load()
+
+
+def test_page_shows_previews_api_and_downloads_stay_full_resolution(handlers, tmp_path, monkeypatch):
     from gradio.utils import get_upload_folder
 
-    from demo import app, service
-
+    side = 160
+    monkeypatch.setattr("demo.files.PREVIEW_SIDE", side)  # the page's long side (1600 px by default)
     path = tmp_path / "large.jpg"
-    Image.fromarray(synthetic_photo(np.random.default_rng(3), 1500, 2000)).convert("L").save(path)
-    page, api = app.colorize_page(str(path)), app.colorize(str(path))
-    side = service.PREVIEW_SIDE
+    Image.fromarray(synthetic_photo(np.random.default_rng(3), 300, 400)).convert("L").save(path)
+    page, api = handlers.colorize_page(str(path)), handlers.colorize(str(path))
     for shown in (*page[0], *page[1], *page[2], page[3]):
         assert Image.open(shown).size == (side, side * 3 // 4)
     for shown in (*api[0], *api[1], *api[2], api[3]):
-        assert Image.open(shown).size == (2000, 1500)
+        assert Image.open(shown).size == (400, 300)
     for files in (page[5], api[5]):
-        assert [Image.open(f).size for f in files[:3]] == [(2000, 1500)] * 3
+        assert [Image.open(f).size for f in files[:3]] == [(400, 300)] * 3
         assert all(Path(f).is_relative_to(get_upload_folder()) for f in files)  # served as written: no copies
     # the page adds a zip of its PNGs; the API does not (its client downloads every PNG anyway)
     assert len(page[5]) == len(api[5]) + 1 and page[5][-1].endswith(".zip") and not api[5][-1].endswith(".zip")
@@ -144,6 +155,7 @@ def scratched(tmp_path):
     return path, clean
 
 
+@pytest.mark.slow
 def test_restore_in_the_app_repairs_and_is_cached_apart(client, scratched):
     from gradio_client import handle_file
 
@@ -165,6 +177,7 @@ def test_restore_in_the_app_repairs_and_is_cached_apart(client, scratched):
     assert again[4].split("·")[2:5] == fixed[4].split("·")[2:5]  # same restore and model times: cached
 
 
+@pytest.mark.slow
 def test_a_cracked_print_gets_its_cracks_filled_when_asked(client, tmp_path):
     from gradio_client import handle_file
 
@@ -190,6 +203,7 @@ def _zip_names(path: str) -> list[str]:
         return z.namelist()
 
 
+@pytest.mark.slow
 def test_a_photo_with_its_own_colour_gets_them_restored(client, tmp_path):
     from gradio_client import handle_file
     from skimage import data
@@ -211,14 +225,31 @@ def test_a_photo_with_its_own_colour_gets_them_restored(client, tmp_path):
     assert own_again is not None and "colour of its own" in note
 
 
-def test_the_restoration_endpoint_runs_no_colorizer(scratched):
-    from demo import app, service
+def test_the_restoration_endpoint_runs_no_colorizer(handlers, scratched):
+    from demo.cache import PredictionCache, predict
 
     path, clean = scratched
-    cache = service.PredictionCache()
-    alone = service.predict(cache, [], str(path), 256, app.RESTORER)  # what /restoration asks for
-    both = service.predict(cache, app.MODELS, str(path), 256, app.RESTORER)
+    cache = PredictionCache()
+    alone = predict(cache, [], str(path), 256, handlers.restorer)  # what /restoration asks for
+    both = predict(cache, handlers.models, str(path), 256, handlers.restorer)
     assert alone.result.ab == {} and "cnn" not in alone.result.seconds and alone.result.photo.gray.shape == clean.shape
     assert set(both.result.ab) == {"cnn", "gan"} and len(cache) == 2  # kept apart: /colorize still gets its ab
-    (before, after), own, note = app.restoration(str(path))
+    (before, after), own, note = handlers.restoration(str(path))
     assert Image.open(before).size == Image.open(after).size == clean.shape[::-1] and own is None and note
+
+
+def test_the_app_saves_what_the_cli_saves(handlers, scratched, tmp_path):
+    """The same photo and controls, repaired first: the same pixels and PNG text from both faces."""
+    import colorizer.__main__ as cli
+
+    path, _ = scratched
+    controls = {"saturation": 1.3, "brightness": 4.0, "blend": 0.3}
+    argv = [str(path), "-o", str(tmp_path / "cli"), "--restore", "--auto-contrast", "--blend", "0.3"]
+    assert cli.main([*argv, "--saturation", "1.3", "--brightness", "4"]) == 0
+    app = handlers.colorize(str(path), 256, controls["saturation"], controls["brightness"], controls["blend"],
+                            False, True, True)  # fmt: skip
+    for look, saved in zip(("cnn", "gan", "blend"), (app[0][1], app[1][1], app[3])):
+        with Image.open(saved) as ours, Image.open(tmp_path / "cli" / f"scratched_{look}.png") as theirs:
+            assert np.array_equal(np.asarray(ours), np.asarray(theirs)), look
+            assert ours.info["Description"] == theirs.info["Description"], look
+            assert ours.info["Description"].endswith("; luminance repaired by the restoration model first")

@@ -1,8 +1,14 @@
-"""python -m bench --quick runs end to end (one size, one repetition); times are not judged here."""
+"""python -m bench --quick runs end to end (one size, one repetition) and reports every stage, memory figure and
+reference; the speed targets themselves are judged by the full benchmark, not here."""
 
 import json
 
 from helpers import run
+
+STAGES = ["decode", "luminance", "resize to render", "model cnn", "model gan", "upsample+merge", "restoration",
+          "crack filler (cracked prints, extra)", "encode png", "end-to-end cnn", "end-to-end gan",
+          "end-to-end both"]  # fmt: skip
+REFERENCES = ["original pix2pix_unet @256", "original plain_cnn @256", "torch eager cnn @256", "torch eager gan @256"]
 
 
 def test_quick_benchmark(tmp_path):
@@ -10,12 +16,14 @@ def test_quick_benchmark(tmp_path):
     p = run("-m", "bench", "--quick", "--json", str(out), timeout=900)
     r = json.loads(out.read_text())
     stages = r["sizes"]["512x512"]
-    keys = ["decode", "luminance", "resize to render", "model cnn", "model gan", "upsample+merge"]
-    keys += ["enhancement (extra)", "restoration", "encode png", "end-to-end cnn", "end-to-end gan", "end-to-end both"]
-    for key in keys:
-        assert stages[key]["median"] >= 0, key
-    assert r["env"]["onnxruntime"] and r["env"]["threads"] >= 1
-    assert 50 < r["memory_mb"]["512x512"] < 4096 and 50 < r["memory_mb"]["512x512 restored"] < 4096
-    int8 = [name for name, p in r["env"]["precision"].items() if p == "int8"]
-    assert len(r["references"]) == 4 + len(int8) and all(v["median"] > 0 for v in r["references"].values())
-    assert "both models 512x512" in r["summary"] and "Targets:" in p.stdout
+    for key in STAGES:  # each stage was timed: a stage that failed or was skipped would show 0 or be missing
+        t = stages[key]
+        assert 0 < t["min"] <= t["median"] <= t["max"], key
+    assert "enhancement (extra)" in stages  # a difference of two times, floored at 0: its value is not judged
+    assert r["env"]["render_size"] == {"cnn": 256, "gan": 256} and r["env"]["threads"] >= 1
+    memory = r["memory_mb"]
+    assert set(memory) == {"512x512", "512x512 restored", "512x512 cracks filled, restored"}
+    assert all(50 < mb < 4096 for mb in memory.values())
+    assert sorted(r["references"]) == REFERENCES and all(v["median"] > 0 for v in r["references"].values())
+    assert "both models 512x512" in r["summary"]
+    assert "Targets:" in p.stdout and "| model cnn |" in p.stdout

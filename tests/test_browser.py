@@ -20,6 +20,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (.ci/run installs it)")
 
 
+@pytest.mark.slow
 def test_upload_click_and_compare_in_a_browser(app_url):
     from playwright.sync_api import sync_playwright
 

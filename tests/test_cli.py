@@ -1,22 +1,41 @@
-"""python -m colorizer on folders with corrupt files, name clashes and existing outputs."""
+"""The command line (colorizer.__main__.main, run in this process) on folders with corrupt files, name clashes and
+existing outputs. `python -m colorizer` itself runs in test_cli_interrupted and test_corpus."""
 
 import json
-import shutil
-import subprocess
-import sys
+from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from PIL import Image
 
 import colorizer
-from colorizer.model import MODEL_DIR
+from colorizer.__main__ import main
 from colorizer.pipeline import NO_RESTORER, Photo
-from helpers import ROOT, cracked_camera, synthetic_photo
+from colorizer.session import MODEL_DIR
+from helpers import cracked_camera, synthetic_photo
 
 
-def cli(*args) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "colorizer", *map(str, args)]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+@dataclass
+class Ran:
+    """What a run of the command line left: its exit status and what it wrote to stderr."""
+
+    returncode: int
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the command line with these arguments; a Ran."""
+
+    def run(*args) -> Ran:
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as e:  # argparse refusing the command line
+            code = e.code
+        return Ran(code, capsys.readouterr().err)
+
+    return run
 
 
 def make_inputs(tmp_path):
@@ -30,7 +49,7 @@ def make_inputs(tmp_path):
     return src
 
 
-def test_folder_with_a_corrupt_file(tmp_path):
+def test_folder_with_a_corrupt_file(cli, tmp_path):
     src, out = make_inputs(tmp_path), tmp_path / "out"
     p = cli(src, "-o", out)
     assert p.returncode == 1, p.stderr
@@ -43,7 +62,7 @@ def test_folder_with_a_corrupt_file(tmp_path):
         assert im.size == (50, 70) and "GAN" in im.info["Description"]
 
 
-def test_existing_outputs_are_kept_unless_overwrite(tmp_path):
+def test_existing_outputs_are_kept_unless_overwrite(cli, tmp_path):
     src, out = make_inputs(tmp_path), tmp_path / "out"
     (src / "broken.jpg").unlink()
     assert cli(src / "street.jpg", "-o", out, "--model", "cnn").returncode == 0
@@ -56,7 +75,7 @@ def test_existing_outputs_are_kept_unless_overwrite(tmp_path):
     assert Image.open(target).size == (130, 90)
 
 
-def test_never_writes_over_an_input(tmp_path):
+def test_never_writes_over_an_input(cli, tmp_path):
     src = tmp_path / "in"
     src.mkdir()
     Image.fromarray(synthetic_photo(np.random.default_rng(1), 60, 60)).save(src / "a.png")
@@ -66,14 +85,14 @@ def test_never_writes_over_an_input(tmp_path):
     assert Image.open(src / "a_gan.png").getpixel((0, 0)) == (255, 0, 0)
 
 
-def test_render_size_and_missing_input(tmp_path):
+def test_render_size_and_missing_input(cli, tmp_path):
     src, out = make_inputs(tmp_path), tmp_path / "out"
     p = cli(src / "street.jpg", tmp_path / "missing.jpg", "-o", out, "--model", "gan", "--render-size", "128")
     assert p.returncode == 1 and "missing.jpg" in p.stderr
     assert Image.open(out / "street_gan.png").size == (130, 90)
 
 
-def test_blend_and_colour_controls(tmp_path):
+def test_blend_and_colour_controls(cli, tmp_path):
     src, out = make_inputs(tmp_path), tmp_path / "out"
     (src / "broken.jpg").unlink()
     p = cli(src / "street.png", "-o", out, "--blend", "0.5", "--saturation", "0", "--brightness", "5")
@@ -86,7 +105,7 @@ def test_blend_and_colour_controls(tmp_path):
     assert cli(src, "-o", out, "--model", "gan", "--blend", "0.5").returncode == 2  # blend needs both
 
 
-def test_enhancement_flags_give_what_the_api_gives(tmp_path):
+def test_enhancement_flags_give_what_the_api_gives(cli, tmp_path):
     src, out = make_inputs(tmp_path), tmp_path / "out"
     args = ("--saturation", "1.4", "--brightness", "4", "--auto-contrast")
     assert cli(src / "street.png", "-o", out, "--model", "cnn", *args).returncode == 0
@@ -96,7 +115,7 @@ def test_enhancement_flags_give_what_the_api_gives(tmp_path):
     assert not np.array_equal(expected, colorizer.load("cnn").colorize(image))
 
 
-def test_own_colours_for_photos_that_have_colour(tmp_path):
+def test_own_colours_for_photos_that_have_colour(cli, tmp_path):
     src, out = make_inputs(tmp_path), tmp_path / "out"
     (src / "broken.jpg").unlink()
     p = cli(src, "-o", out, "--model", "gan", "--own-colours")
@@ -111,24 +130,29 @@ def test_own_colours_for_photos_that_have_colour(tmp_path):
     assert again.returncode == 0 and "kept existing outputs: 3" in again.stderr
 
 
-def test_restore_without_a_shipped_model_stops_with_one_line(tmp_path):
-    """A checkout whose onnx_models/ has the colorizers but no restorer (the package copied beside them)."""
-    checkout = tmp_path / "checkout"
-    shutil.copytree(ROOT / "colorizer", checkout / "colorizer", ignore=shutil.ignore_patterns("__pycache__"))
-    (checkout / "onnx_models").mkdir()
+def test_restore_without_a_shipped_model_stops_with_one_line(cli, tmp_path, monkeypatch):
+    """A checkout whose onnx_models/ has the colorizers but no restorer."""
+    from colorizer.pipeline import shipped_restorer
+
+    models = tmp_path / "onnx_models"
+    models.mkdir()
     manifest = json.loads((MODEL_DIR / "MANIFEST.json").read_text())
     manifest["files"] = {k: v for k, v in manifest["files"].items() if k in ("cnn.onnx", "gan.onnx")}
-    (checkout / "onnx_models" / "MANIFEST.json").write_text(json.dumps(manifest))
+    (models / "MANIFEST.json").write_text(json.dumps(manifest))
     for name in manifest["files"]:
-        (checkout / "onnx_models" / name).symlink_to(MODEL_DIR / name)
+        (models / name).symlink_to(MODEL_DIR / name)
+    monkeypatch.setattr("colorizer.session.MODEL_DIR", models)
+    shipped_restorer.cache_clear()  # loaded once per process: not from this folder yet
     src, out = make_inputs(tmp_path), tmp_path / "out"
-    cmd = [sys.executable, "-m", "colorizer", str(src / "street.png"), "-o", str(out), "--restore"]
-    p = subprocess.run(cmd, cwd=checkout, capture_output=True, text=True)
+    try:
+        p = cli(src / "street.png", "-o", out, "--restore")
+    finally:
+        shipped_restorer.cache_clear()
     assert p.returncode == 2 and p.stderr.strip() == NO_RESTORER, p.stderr
     assert not out.exists()
 
 
-def test_restore_repairs_what_the_cli_writes(tmp_path):
+def test_restore_repairs_what_the_cli_writes(cli, tmp_path):
     from skimage import data
 
     from train.degrade import Damage, apply_damage
@@ -148,7 +172,7 @@ def test_restore_repairs_what_the_cli_writes(tmp_path):
     assert not (out / "fixed" / "scan_own.png").exists()  # a gray scan has no colours of its own
 
 
-def test_cracks_fills_a_cracked_prints_cracks_before_the_restorer(tmp_path):
+def test_cracks_fills_a_cracked_prints_cracks_before_the_restorer(cli, tmp_path):
     from train.metrics import psnr
 
     cracked, clean = cracked_camera()

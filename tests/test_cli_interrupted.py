@@ -11,24 +11,29 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from colorizer.__main__ import main
 from colorizer.atomic import TEMP_PATTERN, atomic_write, remove_stale_temps
 from helpers import ROOT, synthetic_photo
 
-PHOTOS = 40
+PHOTOS, SIZE = 24, (360, 480)  # (height, width)
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    """PHOTOS synthetic JPEGs of 480x640: about 0.2 s each through one model, so a run lasts several seconds."""
+    """PHOTOS synthetic JPEGs of SIZE: a tenth of a second or so each through one model, so that a run lasts long
+    enough to be stopped midway."""
     src = tmp_path_factory.mktemp("archive")
     rng = np.random.default_rng(3)
     for i in range(PHOTOS):
-        Image.fromarray(synthetic_photo(rng, 480, 640)).save(src / f"photo {i:02d}.jpg", quality=90)
+        Image.fromarray(synthetic_photo(rng, *SIZE)).save(src / f"photo {i:02d}.jpg", quality=90)
     return src
 
 
-def cli(src, out, *extra) -> list[str]:
-    return [sys.executable, "-m", "colorizer", str(src), "-o", str(out), "--model", "cnn", *extra]
+def cli(*args) -> list[str]:
+    """`python -m colorizer INPUT... OUTDIR [flags]` with the CNN alone."""
+    *inputs, out = [a for a in args if not str(a).startswith("--")]
+    flags = [a for a in args if str(a).startswith("--")]
+    return [sys.executable, "-m", "colorizer", *map(str, inputs), "-o", str(out), "--model", "cnn", *flags]
 
 
 def finals(out) -> list:
@@ -44,11 +49,11 @@ def assert_complete(paths) -> None:
     for p in paths:
         with Image.open(p) as im:
             im.load()
-            assert im.size == (640, 480), p
+            assert im.size == SIZE[::-1], p
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
-def test_killed_folder_run_leaves_only_complete_files_and_resumes(folder, tmp_path, sig):
+def test_killed_folder_run_leaves_only_complete_files_and_resumes(folder, tmp_path, sig, capsys):
     out = tmp_path / "out"
     out.mkdir()
     others = {out / "notes.tmp": b"mine", out / ".photo 00_cnn.png.tmp": b"not the pattern"}
@@ -85,9 +90,9 @@ def test_killed_folder_run_leaves_only_complete_files_and_resumes(folder, tmp_pa
         stale.write_bytes(b"\x89PNG half")
     before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in done}
 
-    second = subprocess.run(cli(folder, out), cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert second.returncode == 0, second.stderr
-    assert f"kept existing outputs: {len(done)}" in second.stderr
+    # The next runs in this process (colorizer.__main__.main): the same code as `python -m colorizer`.
+    assert main(cli(folder, out)[3:]) == 0
+    assert f"kept existing outputs: {len(done)}" in capsys.readouterr().err
     results = finals(out)
     assert [p.name for p in results] == [f"photo {i:02d}_cnn.png" for i in range(PHOTOS)]
     assert_complete(results)
@@ -95,8 +100,9 @@ def test_killed_folder_run_leaves_only_complete_files_and_resumes(folder, tmp_pa
     assert temps(out) == [live]  # the killed run's temporary files are gone, a live writer's stay
     assert all(path.read_bytes() == data for path, data in others.items())  # and files not ours
 
-    again = subprocess.run(cli(folder, out, "--overwrite"), cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and f"{PHOTOS} image(s) written" in again.stderr
+    redo = [folder / p.name.replace("_cnn.png", ".jpg") for p in done]  # the photos the stopped run had done
+    assert main(cli(*redo, out, "--overwrite")[3:]) == 0
+    assert f"{len(done)} image(s) written" in capsys.readouterr().err
     assert all(p.stat().st_ino != before[p.name][0] for p in done)  # --overwrite replaces, atomically
 
 

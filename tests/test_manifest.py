@@ -15,7 +15,7 @@ from PIL import Image
 import colorizer
 import colorizer.__main__ as cli
 from colorizer import manifest
-from colorizer.model import MODEL_DIR, refresh_manifest, resolve
+from colorizer.session import MODEL_DIR, refresh_manifest
 from helpers import ROOT
 
 CONTRACTS = {"colorizer/1", "restorer/1"}
@@ -26,7 +26,7 @@ def models(tmp_path, monkeypatch):
     """A copy of onnx_models/ (same folder name) that colorizer.load uses as the shipped folder."""
     folder = tmp_path / "onnx_models"
     shutil.copytree(MODEL_DIR, folder)
-    monkeypatch.setattr("colorizer.model.MODEL_DIR", folder)
+    monkeypatch.setattr("colorizer.session.MODEL_DIR", folder)
     return folder
 
 
@@ -49,7 +49,7 @@ def flip_a_byte(path):  # a weight in the middle of the file: the model would st
 
 @pytest.mark.parametrize("damage", [truncate, flip_a_byte, os.remove], ids=["truncated", "modified", "missing"])
 def test_damaged_shipped_model_is_refused_in_one_line(models, tmp_path, capsys, damage):
-    target = resolve("gan")  # the file load("gan") takes here (int8 on CPU)
+    target = models / "gan.onnx"
     damage(target)
     shown = f"onnx_models/{target.name}"
     with pytest.raises(colorizer.ManifestError) as err:
@@ -76,7 +76,7 @@ def test_users_own_model_path_is_not_checked(models):
     listed["files"]["gan.onnx"]["sha256"] = "0" * 64
     (models / "MANIFEST.json").write_text(json.dumps(listed))
     with pytest.raises(colorizer.ManifestError, match="sha256 "):
-        colorizer.load("gan", "fp32")
+        colorizer.load("gan")
     assert colorizer.load(models / "gan.onnx").kind == "gan"  # the same file by path: the user's choice
 
 
@@ -86,10 +86,10 @@ def test_each_file_is_hashed_once_per_process(models, monkeypatch):
     monkeypatch.setattr(manifest, "_digests", {})
     monkeypatch.setattr(hashlib, "file_digest", lambda f, name: calls.append(f.name) or digest(f, name))
     for _ in range(3):
-        colorizer.load("cnn", "fp32")
+        colorizer.load("cnn")
     assert calls == [str(models / "cnn.onnx")]
     os.utime(models / "cnn.onnx", ns=(0, 10**18))  # a file that changed: hashed again
-    colorizer.load("cnn", "fp32")
+    colorizer.load("cnn")
     assert len(calls) == 2
 
 
@@ -102,16 +102,28 @@ def test_evaluate_stamp_rewrites_the_manifest(models, photo_dir, tmp_path, monke
             str(tmp_path / "eval")]  # fmt: skip
     monkeypatch.setattr(sys, "argv", argv)
     evaluate.main()
-    stamped = resolve("cnn").name
+    stamped = "cnn.onnx"
     after = manifest.read_manifest(models)
     assert after[stamped]["sha256"] != before[stamped]["sha256"]  # the file changed, and the manifest with it
     assert after == manifest.entries(models)
     assert "eval_metrics" in colorizer.load("cnn").meta  # and it still loads
 
 
+# `python demo/app.py`, with the shipped folder replaced by the damaged copy; importing the app loads nothing.
+START = """import pathlib, runpy, sys
+import colorizer.session
+colorizer.session.MODEL_DIR = pathlib.Path(sys.argv[1])
+runpy.run_path("demo/app.py", run_name="imported")
+print("imported")
+sys.argv = ["demo/app.py"]
+runpy.run_path("demo/app.py", run_name="__main__")
+"""
+
+
+@pytest.mark.slow
 def test_the_app_stops_at_start_up_with_the_one_line(models):
-    flip_a_byte(resolve("cnn"))
-    start = "import pathlib, sys, colorizer.model as m; m.MODEL_DIR = pathlib.Path(sys.argv[1]); import demo.app"
-    p = subprocess.run([sys.executable, "-c", start, str(models)], cwd=ROOT, capture_output=True, text=True)
-    assert p.returncode == 1
-    assert p.stderr.strip().splitlines() == [p.stderr.strip()] and "restore it with git checkout" in p.stderr
+    flip_a_byte(models / "cnn.onnx")
+    p = subprocess.run([sys.executable, "-c", START, str(models)], cwd=ROOT, capture_output=True, text=True)
+    assert p.stdout == "imported\n"  # the module imports without touching the models
+    assert p.returncode == 1 and p.stderr.strip().splitlines() == [p.stderr.strip()]
+    assert p.stderr.startswith("onnx_models/cnn.onnx does not match") and "restore it with git checkout" in p.stderr

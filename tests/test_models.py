@@ -11,8 +11,13 @@ from train.models import ColorCNN, PatchDiscriminator
 from train.predict import torch_predict
 
 
-def test_colorizer_shapes_and_range():
-    net = ColorCNN().eval()
+@pytest.fixture(scope="module")
+def net() -> ColorCNN:
+    """The colorizer network with its default architecture, in eval mode (random weights)."""
+    return ColorCNN().eval()
+
+
+def test_colorizer_shapes_and_range(net):
     m = net.size_multiple
     lum = torch.rand(2, 1, 3 * m, 5 * m) * 100
     with torch.no_grad():
@@ -30,8 +35,7 @@ def test_encoder_batchnorm_stays_frozen_in_training():
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (7, 301), (333, 17), (64, 64, 3), (129, 257, 4)])
-def test_odd_image_sizes_through_the_pipeline(shape):
-    net = ColorCNN().eval()
+def test_odd_image_sizes_through_the_pipeline(net, shape):
     image = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
     out = colorize_array(torch_predict(net), image, 96, net.size_multiple)
     assert out.shape == (*shape[:2], 3) and out.dtype == np.uint8

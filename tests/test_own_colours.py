@@ -174,10 +174,9 @@ def test_a_bad_restorer_is_refused():
 
 
 def test_restore_true_without_a_shipped_model_says_so(tmp_path, monkeypatch):
-    import colorizer.model
     from colorizer.pipeline import shipped_restorer
 
-    monkeypatch.setattr(colorizer.model, "MODEL_DIR", tmp_path)  # a checkout without onnx_models/restore.onnx
+    monkeypatch.setattr("colorizer.session.MODEL_DIR", tmp_path)  # a checkout without onnx_models/restore.onnx
     shipped_restorer.cache_clear()
     try:
         with pytest.raises(FileNotFoundError, match=re.escape(NO_RESTORER)):

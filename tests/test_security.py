@@ -75,6 +75,7 @@ def traversals(target: Path, cache_dir: str) -> list[str]:
     return urls
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.name)
 def test_file_routes_refuse_everything_outside_the_apps_folders(app_url, uploaded, target):
     secret = target.read_bytes()[100:164]  # a piece of the file that no error message would contain
@@ -84,6 +85,7 @@ def test_file_routes_refuse_everything_outside_the_apps_folders(app_url, uploade
         assert secret not in body, f"{url} returned the file"
 
 
+@pytest.mark.slow
 def test_file_route_serves_an_upload_and_fetches_no_loopback_url(app_url, uploaded):
     path, data = uploaded
     status, body = request(app_url, target=f"/gradio_api/file={path}")
@@ -105,6 +107,7 @@ def file_data(path: str) -> dict:
     return {"path": path, "meta": {"_type": "gradio.FileData"}}
 
 
+@pytest.mark.slow
 def test_endpoints_refuse_paths_that_were_not_uploaded(app_url, uploaded, tmp_path):
     outside = tmp_path / "not_uploaded.jpg"
     outside.write_bytes(uploaded[1])
@@ -120,12 +123,15 @@ def test_endpoints_refuse_paths_that_were_not_uploaded(app_url, uploaded, tmp_pa
         assert "event: error" in stream and "event: complete" not in stream, path
 
 
+@pytest.mark.slow
 def test_uploads_and_results_are_deleted_on_a_schedule_the_page_states(app_url):
-    from demo import app, service
+    from demo import app, files
+    from demo.handlers import Handlers
 
-    assert service.MAX_AGE_S == 3600 and service.SWEEP_EVERY_S == 600
-    assert app.build().delete_cache == (service.SWEEP_EVERY_S, service.MAX_AGE_S)  # Gradio's copies
-    assert app.CACHE.max_age_s == service.MAX_AGE_S
+    assert files.MAX_AGE_S == 3600 and files.SWEEP_EVERY_S == 600
+    handlers = Handlers.load()
+    assert app.build(handlers).delete_cache == (files.SWEEP_EVERY_S, files.MAX_AGE_S)  # Gradio's copies
+    assert handlers.cache.max_age_s == files.MAX_AGE_S
     status, config = request(app_url, target="/config")
     assert status == 200
     values = [c.get("props", {}).get("value") for c in json.loads(config)["components"]]
@@ -135,17 +141,18 @@ def test_uploads_and_results_are_deleted_on_a_schedule_the_page_states(app_url):
 
 
 def test_sweep_deletes_old_request_folders_and_expired_predictions(tmp_path, monkeypatch):
-    from demo import service
+    from demo import files
+    from demo.cache import PredictionCache
 
-    monkeypatch.setattr(service, "OUT_ROOT", tmp_path)
-    old, new = service.new_out_dir(), service.new_out_dir()
+    monkeypatch.setattr(files, "OUT_ROOT", tmp_path)
+    old, new = files.new_out_dir(), files.new_out_dir()
     (old / "result.png").write_bytes(b"a result")
-    hours_ago = time.time() - 2 * service.MAX_AGE_S
+    hours_ago = time.time() - 2 * files.MAX_AGE_S
     os.utime(old, (hours_ago, hours_ago))
-    cache = service.PredictionCache(max_age_s=0.3)
+    cache = PredictionCache(max_age_s=0.3)
     cache.put(("digest", 256), object())
     assert cache.get(("digest", 256)) is not None and len(cache) == 1
-    stop = service.sweep_on_schedule(cache, every_s=0.05)
+    stop = files.sweep_on_schedule(cache, every_s=0.05)
     try:
         deadline = time.time() + 10
         while (old.exists() or len(cache)) and time.time() < deadline:
@@ -157,9 +164,9 @@ def test_sweep_deletes_old_request_folders_and_expired_predictions(tmp_path, mon
 
 
 def test_prediction_cache_entries_expire_even_when_in_use():
-    from demo import service
+    from demo.cache import PredictionCache
 
-    cache = service.PredictionCache(max_age_s=0.2)
+    cache = PredictionCache(max_age_s=0.2)
     cache.put("a", object())
     for _ in range(3):  # being read does not extend an entry's life
         assert cache.get("a") is not None

@@ -9,7 +9,7 @@ import pytest
 from skimage import data
 
 import colorizer
-from colorizer.model import MODEL_DIR, providers
+from colorizer.session import MODEL_DIR
 from train.metrics import colourfulness
 
 
@@ -61,30 +61,3 @@ def test_readme_python_api_snippet_runs(tmp_path, monkeypatch):
     exec(compile(code, "README.md", "exec"), scope)  # the README's own words, run on a real photo
     with Image.open(tmp_path / "out.png") as im:
         assert im.size == (512, 512) and "Software" in im.info
-
-
-@pytest.mark.parametrize("name", ["cnn", "gan"])
-def test_int8_copy_stays_within_tolerance_of_the_float_model(name, monkeypatch):
-    from export.quantize import differences
-
-    if not (MODEL_DIR / f"{name}_int8.onnx").exists():
-        pytest.skip(f"no int8 copy of {name} is shipped")
-    fp32, int8 = colorizer.load(name, "fp32"), colorizer.load(name, "int8")
-    assert (fp32.precision, int8.precision) == ("fp32", "int8")
-    assert fp32.name == int8.name == name  # the app and the CLI key results by name
-    assert max(differences(fp32, int8).values()) <= 0.5  # mean ΔE00 per photo, real and random
-    monkeypatch.setenv("COLORIZER_PRECISION", "fp32")
-    assert colorizer.load(name).precision == "fp32"
-    monkeypatch.setenv("COLORIZER_PRECISION", "auto")  # int8 on CPU, the float model where CUDA is
-    cuda = "CUDAExecutionProvider" in providers()
-    assert colorizer.load(name).precision == ("fp32" if cuda else "int8")
-    with pytest.raises(ValueError, match="precision"):
-        colorizer.load(name, "fp16")
-
-
-@pytest.mark.parametrize("name", ["cnn", "gan"])
-def test_without_an_int8_copy_the_float_model_runs(name, monkeypatch):
-    if (MODEL_DIR / f"{name}_int8.onnx").exists():
-        pytest.skip(f"an int8 copy of {name} is shipped: see the test above")
-    monkeypatch.setenv("COLORIZER_PRECISION", "auto")
-    assert colorizer.load(name).precision == "fp32"
