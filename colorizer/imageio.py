@@ -54,7 +54,7 @@ class Limits:
 
     LIMITS, the library's (CLI and Python API), takes the defaults below unless the environment variables
     COLORIZER_MAX_PIXELS, COLORIZER_MAX_SIDE, COLORIZER_MAX_FILE_MB say otherwise; the app starts from
-    lower defaults of its own (demo/service.py) and reads the same variables.
+    lower defaults of its own (demo/files.py) and reads the same variables.
     """
 
     max_pixels: int = 200_000_000

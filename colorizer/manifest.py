@@ -1,6 +1,6 @@
 """onnx_models/MANIFEST.json: each shipped model file's sha256, contract and size, and the check against it.
 
-The tools that write a model into onnx_models/ (python -m export, export.restorer, train.evaluate --stamp)
+The tools that write a model into onnx_models/ (python -m export, export.restorer, train.colorize.evaluate --stamp)
 rewrite the manifest (colorizer.session.refresh_manifest). colorizer.load checks a shipped model against it
 before loading (verify), so a missing, truncated or altered file stops start-up with one line naming the file
 and the fix, instead of a protobuf error or, worse, a model that runs with damaged weights. A path to a user's

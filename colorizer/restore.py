@@ -15,9 +15,9 @@ correction it makes (restored - input) is enlarged and added to the full-resolut
 Damage is repaired at the scale the model learnt it (its training photos are 256 px on the short side, so dust
 and cracks on a large scan are many pixels wide) and the time stays bounded, while every detail of the
 original that the model leaves alone survives untouched.
-A cracked print: onnx_models/cracks.onnx, the same contract, fills what its detector takes for cracks, scratches and
-dust from the pixels around them (train.crack_model). It also takes some thin light lines of a picture for cracks,
-so it runs only when asked, before the restorer (Chain; colorizer.pipeline, restore="cracks").
+A cracked print: onnx_models/cracks.onnx, the same contract, fills what its detector takes for cracks, scratches
+and dust from the pixels around them (train.restore.crack_model). It also takes some thin light lines of a picture
+for cracks, so it runs only when asked, before the restorer (Chain; colorizer.pipeline, restore="cracks").
 flips (absent: 1): the network's output is averaged over the photo and 1 or 3 of its mirror images (flip_averaged).
 context "global" (absent: "local"): the model's output depends on its whole input (it looks at the whole photo
 before judging whether fine texture is grain), so tiles would each see a different photo. Such a model is never

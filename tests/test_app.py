@@ -146,7 +146,7 @@ def scratched(tmp_path):
     """(path of a damaged copy of scikit-image's camera photo, the clean luminance): grain, dust, scratches."""
     from skimage import data
 
-    from train.degrade import Damage, apply_damage
+    from train.restore.degrade import Damage, apply_damage
 
     clean = data.camera()[:320, :448]
     damaged = apply_damage(clean, Damage(grain=10, dust=30, scratches=4), np.random.default_rng(2))
@@ -159,7 +159,7 @@ def scratched(tmp_path):
 def test_restore_in_the_app_repairs_and_is_cached_apart(client, scratched):
     from gradio_client import handle_file
 
-    from train.metrics import psnr
+    from train.colorize.metrics import psnr
 
     path, clean = scratched
     plain = client.predict(handle_file(str(path)), api_name="/colorize")
@@ -181,7 +181,7 @@ def test_restore_in_the_app_repairs_and_is_cached_apart(client, scratched):
 def test_a_cracked_print_gets_its_cracks_filled_when_asked(client, tmp_path):
     from gradio_client import handle_file
 
-    from train.metrics import psnr
+    from train.colorize.metrics import psnr
 
     cracked, clean = cracked_camera()
     path = tmp_path / "cracked.png"

@@ -155,8 +155,8 @@ def test_restore_without_a_shipped_model_stops_with_one_line(cli, tmp_path, monk
 def test_restore_repairs_what_the_cli_writes(cli, tmp_path):
     from skimage import data
 
-    from train.degrade import Damage, apply_damage
-    from train.metrics import psnr
+    from train.colorize.metrics import psnr
+    from train.restore.degrade import Damage, apply_damage
 
     clean = data.camera()[:288, :384]
     damaged = apply_damage(clean, Damage(grain=10, dust=30, scratches=4), np.random.default_rng(2))
@@ -173,7 +173,7 @@ def test_restore_repairs_what_the_cli_writes(cli, tmp_path):
 
 
 def test_cracks_fills_a_cracked_prints_cracks_before_the_restorer(cli, tmp_path):
-    from train.metrics import psnr
+    from train.colorize.metrics import psnr
 
     cracked, clean = cracked_camera()
     src, out = tmp_path / "in", tmp_path / "out"

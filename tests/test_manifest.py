@@ -94,7 +94,7 @@ def test_each_file_is_hashed_once_per_process(models, monkeypatch):
 
 
 def test_evaluate_stamp_rewrites_the_manifest(models, photo_dir, tmp_path, monkeypatch):
-    from train import evaluate
+    from train.colorize import evaluate
 
     before = manifest.read_manifest(models)
     assert not refresh_manifest(tmp_path / "elsewhere.onnx")  # a file outside the folder: manifest untouched

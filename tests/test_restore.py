@@ -13,8 +13,8 @@ from colorizer.manifest import write_manifest
 from colorizer.restore import RESTORER_CONTRACT, STRIP_ROWS, Restorer, changed_share, load_restorer, round_up
 from colorizer.session import MODEL_DIR
 from helpers import synthetic_photo
-from train.degrade import Damage, apply_damage
-from train.metrics import psnr
+from train.colorize.metrics import psnr
+from train.restore.degrade import Damage, apply_damage
 
 META = {"contract": RESTORER_CONTRACT, "task": "restore", "arch": "box3", "size_multiple": "8", "tile_size": "128",
         "tile_overlap": "32", "work_size": "0", "context": "local", "version": "box3-test"}  # fmt: skip

@@ -10,7 +10,7 @@ from skimage import data
 
 import colorizer
 from colorizer.session import MODEL_DIR
-from train.metrics import colourfulness
+from train.colorize.metrics import colourfulness
 
 
 @pytest.mark.parametrize("name", ["cnn", "gan"])
@@ -25,7 +25,7 @@ def test_contract_and_size(name):
     model = colorizer.load(name)
     assert model.kind == name and model.meta["contract"] == "colorizer/1"
     assert model.render_size >= 128 and model.size_multiple in (8, 16, 32, 64)
-    metrics = json.loads(model.meta["eval_metrics"])  # the final validation, stamped by train.evaluate
+    metrics = json.loads(model.meta["eval_metrics"])  # the final validation, stamped by train.colorize.evaluate
     assert metrics["n"] >= 300 and int(model.meta["train_steps"]) >= 1000
 
 
