@@ -28,15 +28,19 @@ def photo_dir(tmp_path_factory) -> Path:
     return d
 
 
+ARCH = 'arch = "ColorCNN"\narch_args = { encoder = "lite0", widths = [48, 96, 128] }\n'
+
+
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, photo_dir) -> dict[str, Path]:
-    """Train each model for a few steps with `python -m train`, export with `python -m export`.
+    """Train each model for a few steps with `python -m train` (ARCH: the default network, its arguments spelt out
+    in the config so that a test sees them reach the exported file), export with `python -m export`.
 
     Returns {"cnn_run": run dir, "cnn": onnx path, "gan_run": ..., "gan": ...}.
     """
     base = tmp_path_factory.mktemp("trained")
     cfg = base / "tiny.toml"
-    cfg.write_text(TINY)
+    cfg.write_text(TINY + ARCH)
     out = {}
     for kind in ("cnn", "gan"):
         run_dir = base / f"run_{kind}"

@@ -1,10 +1,7 @@
-"""The inference path (library, CLI, the app started) never imports torch; no module of the library, the app or the
-benchmark is part of an import cycle, counting imports inside functions."""
+"""The inference path (library, CLI, the app started) never imports torch."""
 
-import ast
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -40,34 +37,3 @@ def test_the_library_and_the_cli_import_no_torch():
 @pytest.mark.slow
 def test_the_app_started_imports_no_torch():
     assert torch_modules_after(LIBRARY + APP).startswith("CLEAN")
-
-
-def imports(path: Path, modules: set[str]) -> set[str]:
-    """The project modules a file imports anywhere in it (inside functions too): `from a import b` counts as
-    a.b where that is a module, else as a."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names = [f"{node.module}.{a.name}" for a in node.names]
-            names = names if all(n in modules for n in names) else [node.module, *names]
-        else:
-            continue
-        found |= {n for n in names if n in modules}
-    return found
-
-
-def test_no_import_cycles():
-    files = {}
-    for package in ("colorizer", "demo", "bench"):
-        for path in (ROOT / package).glob("*.py"):
-            name = f"{package}.{path.stem}".removesuffix(".__init__")
-            files[name] = path
-    graph = {name: imports(path, set(files)) - {name} for name, path in files.items()}
-
-    def reaches(start: str, goal: str, seen: set[str]) -> bool:
-        return any(n == goal or (n not in seen and not seen.add(n) and reaches(n, goal, seen)) for n in graph[start])
-
-    cycles = sorted(name for name in graph if reaches(name, name, set()))
-    assert cycles == [], f"modules in an import cycle: {cycles}"

@@ -170,40 +170,40 @@ def test_encoder_is_frozen_then_fine_tuned_and_the_gan_starts_from_the_cnn(tmp_p
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["cnn", "gan"])
-def test_classification_colorizer_trains_and_exports(tmp_path, photo_dir, kind):
-    cfg_file = tmp_path / "cls.toml"
-    cfg_file.write_text(TINY + 'arch = "ColorCNN"\narch_args = { widths = [16, 32, 64] }\n')
-    run_dir = tmp_path / "run"
-    run("-m", "train", "--model", kind, "--data", str(photo_dir), "--out", str(run_dir), "--config", str(cfg_file))
+def test_classification_colorizer_trains_and_exports(trained, kind):
+    run_dir = trained[f"{kind}_run"]
     ck = load_checkpoint(run_dir / "last.pt")
     log_weights = ck["model"]["log_weights"]  # the rarity weights the cross-entropy used, kept for decoding
     assert torch.isfinite(log_weights).sum() > 1 and torch.isinf(log_weights).any()
     if kind == "gan":  # the adversarial phase ran: the discriminator saw decoded ab
         assert "adv" in (run_dir / "log.csv").read_text().splitlines()[0]
         assert not torch.equal(ck["ema"]["head.bias"], ck["model"]["head.bias"])
-    onnx_path = tmp_path / "cls.onnx"
-    run("-m", "export", str(run_dir / "best.pt"), "-o", str(onnx_path))
-    model = colorizer.load(onnx_path)
-    assert json.loads(model.meta["arch_args"])["widths"] == [16, 32, 64]
+    model = colorizer.load(trained[kind])
+    assert json.loads(model.meta["arch_args"])["widths"] == [48, 96, 128]  # the config's arch_args reach the file
     assert model.colorize(np.zeros((50, 70), np.uint8)).shape == (50, 70, 3)
+
+
+@pytest.mark.slow
+def test_export_folds_the_decoding_flags_and_tune_picks_them(trained, photo_dir, tmp_path):
+    run_dir = trained["cnn_run"]
     warm = tmp_path / "warm.onnx"
     flags = ["--temperature", "1.0", "--prior-correction", "0.5", "--chroma-gain", "1.2", "--shadow-fade", "50",
              "--highlight-fade", "5", "--render-size", "96"]  # fmt: skip
     run("-m", "export", str(run_dir / "best.pt"), "-o", str(warm), *flags)
-    assert colorizer.load(warm).render_size == 96 != ck["render_size"]
-    args = json.loads(colorizer.load(warm).meta["arch_args"])
+    model = colorizer.load(warm)
+    assert model.render_size == 96 != load_checkpoint(run_dir / "best.pt")["render_size"]
+    args = json.loads(model.meta["arch_args"])
     names = ("temperature", "prior_correction", "chroma_gain", "shadow_fade", "highlight_fade")
     assert tuple(args[k] for k in names) == (1.0, 0.5, 1.2, 50.0, 5.0)
-    black = colorizer.load(warm).colorize(np.zeros((40, 40), np.uint8))  # faded: no colour in pure black
-    assert black.max() == 0
-    if kind == "cnn":  # choosing the decoding: more gain, more colour; the pick is the flags for export
-        tune = ["-m", "train.colorize.tune", str(run_dir / "best.pt"), "--data", str(photo_dir), "--limit", "6"]
-        out = run(*tune, "--prior-correction", "0.5", "--chroma-gain", "0.5", "2", "--min-cf-ratio", "0",
-                  "--render-size", "96").stdout  # fmt: skip
-        assert "render size 96" in out and "--render-size 96" in out
-        rows = [ln.split() for ln in out.splitlines() if ln.split()[:1] == ["0.35"]]  # T of each setting
-        assert len(rows) == 2 and float(rows[1][-1]) > float(rows[0][-1])
-        assert "best with cf_ratio >= 0.0: --temperature 0.35 --prior-correction 0.5 --chroma-gain" in out
+    assert model.colorize(np.zeros((40, 40), np.uint8)).max() == 0  # faded: no colour in pure black
+    # choosing the decoding: more gain, more colour; the pick is the flags for export
+    tune = ["-m", "train.colorize.tune", str(run_dir / "best.pt"), "--data", str(photo_dir), "--limit", "6"]
+    out = run(*tune, "--prior-correction", "0.5", "--chroma-gain", "0.5", "2", "--min-cf-ratio", "0",
+              "--render-size", "96").stdout  # fmt: skip
+    assert "render size 96" in out and "--render-size 96" in out
+    rows = [ln.split() for ln in out.splitlines() if ln.split()[:1] == ["0.35"]]  # T of each setting
+    assert len(rows) == 2 and float(rows[1][-1]) > float(rows[0][-1])
+    assert "best with cf_ratio >= 0.0: --temperature 0.35 --prior-correction 0.5 --chroma-gain" in out
 
 
 def test_log_keeps_an_older_header_and_migrates_when_needed(tmp_path):

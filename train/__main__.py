@@ -5,7 +5,7 @@
 
 The shipped colorizers' recipes: train/configs/cnn.toml, then train/configs/gan.toml started from the CNN:
     python -m train --model cnn --config train/configs/cnn.toml --data ../shared/data/photos --out ~/runs/cnn
-    python -m train --model gan --config train/configs/gan.toml --init-from ~/runs/cnn/best.pt \
+    python -m train --model gan --config train/configs/gan.toml --init-from ~/runs/cnn/last.pt \
         --data ../shared/data/photos --out ~/runs/gan
 
 --steps N is the total step count of the run (a resumed run continues up to it); --minutes M bounds the wall
