@@ -44,6 +44,11 @@ batch_pixels = 16384
 threads = 1
 """
 
+# A decoding that `python -m export` folds into the graph (flag names are the fields' with dashes), given to the
+# trained GAN's export: far from the defaults, so that a test sees each one arrive
+DECODING = {"temperature": 1.0, "prior_correction": 0.5, "chroma_gain": 1.2, "shadow_fade": 50.0, "highlight_fade": 5.0}
+DECODING_FLAGS = [x for k, v in DECODING.items() for x in (f"--{k.replace('_', '-')}", str(v))]
+
 # python -m train.restore's tiny run (fields of train.restore.config.RestoreConfig)
 TINY_RESTORE = {"steps": 4, "eval_every": 3, "ckpt_every": 2, "val_images": 2, "val_percent": 20, "crop_size": 64,
                 "batch_size": 4, "threads": 1, "arch_args": {"widths": [8, 16, 16], "depth": 1}}  # fmt: skip

@@ -71,7 +71,6 @@ def filler(tmp_path_factory, photo_dir):
     restorer = RestoreTrainer(RestoreConfig(**TINY_RESTORE), photo_dir, tmp / "r")
     restorer.run(2)
     restorer.save(evaluate=False)
-    torch.set_flush_denormal(False)  # the trainer sets it for the whole process; hypothesis's tests need IEEE floats
     run("-m", "export.restorer", str(tmp / "r" / "last.pt"), "-o", str(tmp / "restore.onnx"))
     return tmp / "c" / "last.pt", tmp / "cracks.onnx", tmp / "restore.onnx"
 

@@ -11,7 +11,7 @@ import torch
 
 import colorizer
 from export.__main__ import PARITY_TOL, parity
-from helpers import ROOT, TINY, run, straight_and_resumed
+from helpers import DECODING, ROOT, TINY, run, straight_and_resumed
 from train.checkpoint import load_checkpoint
 from train.colorize.config import ColorizeConfig
 from train.colorize.efficientnet import EfficientNetLite
@@ -43,7 +43,10 @@ def test_trained_model_colorizes_at_input_size(trained, kind):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["cnn", "gan"])
 def test_export_parity_with_pytorch(trained, kind):
-    exported, vs_float32 = parity(load_checkpoint(trained[f"{kind}_run"] / "best.pt"), trained[kind])
+    ck = load_checkpoint(trained[f"{kind}_run"] / "best.pt")
+    if kind == "gan":  # exported with a decoding of its own (conftest.trained)
+        ck["arch_args"] |= DECODING
+    exported, vs_float32 = parity(ck, trained[kind])
     assert exported < PARITY_TOL  # against the same network with float16-rounded conv weights
     assert vs_float32 < 1.0  # what float16 storage costs: under a just-visible colour difference
 
@@ -184,20 +187,18 @@ def test_classification_colorizer_trains_and_exports(trained, kind):
 
 
 @pytest.mark.slow
-def test_export_folds_the_decoding_flags_and_tune_picks_them(trained, photo_dir, tmp_path):
-    run_dir = trained["cnn_run"]
-    warm = tmp_path / "warm.onnx"
-    flags = ["--temperature", "1.0", "--prior-correction", "0.5", "--chroma-gain", "1.2", "--shadow-fade", "50",
-             "--highlight-fade", "5", "--render-size", "96"]  # fmt: skip
-    run("-m", "export", str(run_dir / "best.pt"), "-o", str(warm), *flags)
-    model = colorizer.load(warm)
-    assert model.render_size == 96 != load_checkpoint(run_dir / "best.pt")["render_size"]
+def test_export_folds_the_decoding_flags(trained):
+    model = colorizer.load(trained["gan"])  # exported with DECODING_FLAGS and --render-size 96 (conftest.trained)
+    assert model.render_size == 96 != load_checkpoint(trained["gan_run"] / "best.pt")["render_size"]
     args = json.loads(model.meta["arch_args"])
-    names = ("temperature", "prior_correction", "chroma_gain", "shadow_fade", "highlight_fade")
-    assert tuple(args[k] for k in names) == (1.0, 0.5, 1.2, 50.0, 5.0)
+    assert {k: args[k] for k in DECODING} == DECODING
     assert model.colorize(np.zeros((40, 40), np.uint8)).max() == 0  # faded: no colour in pure black
+
+
+@pytest.mark.slow
+def test_tune_prints_the_best_decoding_as_export_flags(trained, photo_dir):
     # choosing the decoding: more gain, more colour; the pick is the flags for export
-    tune = ["-m", "train.colorize.tune", str(run_dir / "best.pt"), "--data", str(photo_dir), "--limit", "6"]
+    tune = ["-m", "train.colorize.tune", str(trained["cnn_run"] / "best.pt"), "--data", str(photo_dir), "--limit", "6"]
     out = run(*tune, "--prior-correction", "0.5", "--chroma-gain", "0.5", "2", "--min-cf-ratio", "0",
               "--render-size", "96").stdout  # fmt: skip
     assert "render size 96" in out and "--render-size 96" in out
