@@ -1,0 +1,53 @@
+"""Colour hints (colorizer.hints): what is refused and why, the map a network reads, and the non-learned spread."""
+
+import numpy as np
+import pytest
+
+from colorizer.color import rgb_to_lab
+from colorizer.hints import MAX_HINTS, check_hints, hint_map, render_positions, spread
+
+
+@pytest.mark.parametrize(
+    ("hints", "message"),
+    [
+        ([(0, 0, (1, 2, 3))] * (MAX_HINTS + 1), "at most 64"),
+        ([(5, 5, (1, 2, 3)), (80, 5, (1, 2, 3))], r"hint 1: \(80, 5\) is outside the 80x60 photo"),
+        ([(5, -1, (1, 2, 3))], "hint 0: .* outside"),
+        ([(5, 5, (256, 0, 0))], r"hint 0: the colour must be \(r, g, b\)"),
+        ([(5, 5, (0.5, 0, 0))], "hint 0: the colour"),
+        ([(5, 5, (0, 0))], "hint 0: the colour"),
+        ([(5, 5, "#ff0000")], "hint 0: the colour"),
+        ([(5, float("nan"), (0, 0, 0))], "hint 0: x and y must be numbers"),
+        ([(5, 5)], r"hint 0: expected \(x, y, \(r, g, b\)\)"),
+    ],
+)
+def test_bad_hints_are_refused_naming_the_hint(hints, message):
+    with pytest.raises(ValueError, match=message):
+        check_hints(hints, 60, 80)
+
+
+def test_the_map_marks_a_square_per_hint_with_the_colours_chroma_and_the_later_hint_wins():
+    red, blue = (200, 30, 30), (30, 30, 200)
+    m = hint_map([(40, 30, red), (41, 30, blue), (0, 0, red)], 60, 80, (30, 40))
+    assert m.shape == (3, 30, 40) and m.dtype == np.float32
+    blue_ab = rgb_to_lab(np.array([[blue]], np.uint8))[0, 0, 1:]
+    assert np.allclose(m[:2, 14:17, 19:22], blue_ab[:, None, None])  # (41, 30) at half size: cell (15, 20)
+    assert m[2].sum() == 9 + 4  # two overlapping 3x3 squares, the corner's cut to 2x2
+    assert m[2, 15, 20] == 1 and m[2, 15, 23] == 0 and m[2, 0, 0] == m[2, 1, 1] == 1
+    assert not hint_map([], 60, 80, (30, 40)).any()  # no hints: all zeros, the automatic result
+
+
+def test_the_spread_reaches_the_hint_stays_on_its_surface_and_never_overshoots():
+    ab = np.zeros((2, 40, 60), np.float32)
+    lum = np.full((40, 60), 30.0, np.float32)
+    lum[:, 30:] = 80.0  # a dark left half and a light right half
+    one = render_positions([(10, 20, (200, 30, 30))], 40, 60, (40, 60))
+    target = one[0][2]
+    out = spread(ab, lum, one)
+    assert np.allclose(out[:, 20, 10], target, atol=1e-4)  # the hinted cell gets the hint's colour
+    assert np.abs(out[:, 20, 25]).max() > 0.5 * np.abs(target).max()  # spread over its own surface
+    assert np.abs(out[:, 20, 35]).max() < 1e-3 * np.abs(target).max()  # not across the edge in L*
+    twice = spread(ab, lum, one * 2)  # the same hint twice: never past the hint's colour, anywhere
+    assert np.allclose(twice[:, 20, 10], target, atol=1e-4)
+    assert (np.abs(twice) <= np.abs(target)[:, None, None] + 1e-4).all()
+    assert spread(ab, lum, []) is ab
