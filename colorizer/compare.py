@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from colorizer.hints import Hint
 from colorizer.model import Model
 from colorizer.pipeline import Photo, SupportsRestore, get_restorer, timed, upsample_ab
 
@@ -44,17 +45,21 @@ def compare(
     image: np.ndarray,
     render_size: int | None = None,
     restore: bool | str | SupportsRestore = False,
+    hints: Sequence[Hint] = (),
 ) -> Comparison:
     """Run each model on one photo array (see pipeline.to_uint8); luminance and resizing are done once.
 
     restore: True repairs the luminance with the shipped restoration model first (FileNotFoundError until it
     ships), "cracks" fills a cracked print's cracks first (colorizer.pipeline.get_restorer), or pass any object
-    with .restore(gray uint8 HxW) -> uint8 HxW; its time is seconds["restore"].
+    with .restore(gray uint8 HxW) -> uint8 HxW; its time is seconds["restore"]. hints: colour hints for every
+    model (Model.colorize); refused, naming the file, before anything runs if a model cannot take them.
     """
+    for m in models:
+        m.check_hints_taken(hints)
     photo, seconds = Photo.from_image(image), {}
     if (restorer := get_restorer(restore)) is not None:
         photo, seconds["restore"] = timed(photo.restore, restorer)
     ab = {}
     for m in models:
-        ab[m.name], seconds[m.name] = timed(m.predict_photo, photo, render_size)
+        ab[m.name], seconds[m.name] = timed(m.predict_photo, photo, render_size, hints)
     return Comparison(photo, ab, seconds)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image
@@ -189,7 +190,7 @@ def changed_share(before: np.ndarray, after: np.ndarray, levels: int = 2) -> flo
 class Restorer(OnnxModel):
     """One loaded restorer/1 model: an ONNX Runtime session plus its contract metadata."""
 
-    contract, inputs, outputs = RESTORER_CONTRACT, ("gray",), ("restored",)
+    contracts: ClassVar[dict] = {RESTORER_CONTRACT: (("gray",), ("restored",))}
 
     def __init__(self, path: str | Path, name: str | None = None):
         super().__init__(path, name)

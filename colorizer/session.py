@@ -1,6 +1,6 @@
 """Opening a model file: the ONNX Runtime settings every model runs with, and the check of its contract.
 
-Every model kind goes through `open_model` (colorizer/1: the colorizers; restorer/1: the restorer and the crack
+Every model kind goes through `open_model` (colorizer/1 and /2: the colorizers; restorer/1: the restorer and the crack
 filler). A shipped model is named, not given by path: `shipped_path` finds it in MODEL_DIR (onnx_models/) and
 checks it against MODEL_DIR/MANIFEST.json first (colorizer.manifest), so a missing or damaged file stops with
 one line naming it and the fix.
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import onnxruntime as ort
 
@@ -45,23 +45,27 @@ def providers() -> list[str]:
     return [p for p in wanted if p in ort.get_available_providers()]
 
 
-def open_model(
-    path: str | Path, contract: str, inputs: Sequence[str], outputs: Sequence[str]
-) -> tuple[ort.InferenceSession, dict[str, str]]:
-    """An ONNX Runtime session on `path` and its metadata_props, once the file is known to follow `contract`.
+Signature = tuple[tuple[str, ...], tuple[str, ...]]  # a contract's (input names, output names), in order
 
-    FileNotFoundError if there is no file; ContractError, naming the file, if its metadata's "contract" is not
-    `contract` or its input and output names are not `inputs` and `outputs` (in that order).
+
+def open_model(path: str | Path, contracts: dict[str, Signature]) -> tuple[ort.InferenceSession, dict[str, str]]:
+    """An ONNX Runtime session on `path` and its metadata_props, once the file is known to follow one of
+    `contracts` (contract name -> its input and output names).
+
+    FileNotFoundError if there is no file; ContractError, naming the file, if its metadata's "contract" is none of
+    them or its input and output names are not that contract's (in that order).
     """
     path = Path(path)
-    kind = contract.split("/")[0]
+    kind = next(iter(contracts)).split("/")[0]
     if not path.is_file():
         raise FileNotFoundError(f"no {kind} model at {path}")
     session = ort.InferenceSession(str(path), session_options(), providers=providers())
     meta = dict(session.get_modelmeta().custom_metadata_map)
-    if meta.get("contract") != contract:
-        found = meta.get("contract")
-        raise ContractError(f"{path}: unknown model contract {found!r} (this library reads {contract!r})")
+    contract = meta.get("contract")
+    if contract not in contracts:
+        readable = " or ".join(repr(c) for c in contracts)
+        raise ContractError(f"{path}: unknown model contract {contract!r} (this library reads {readable})")
+    inputs, outputs = contracts[contract]
     names = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
     if names != (list(inputs), list(outputs)):
         expected = f"input(s) {', '.join(inputs)} and output(s) {', '.join(outputs)}"
@@ -70,16 +74,15 @@ def open_model(
 
 
 class OnnxModel:
-    """One loaded model file: its session, its metadata and the provider it runs on. Subclasses set the contract
-    and the input and output names they check (colorizer.model.Model, colorizer.restore.Restorer)."""
+    """One loaded model file: its session, its metadata, its contract and the provider it runs on. Subclasses
+    set the contracts they read (colorizer.model.Model, colorizer.restore.Restorer)."""
 
-    contract: str = ""
-    inputs: tuple[str, ...] = ()
-    outputs: tuple[str, ...] = ()
+    contracts: ClassVar[dict[str, Signature]] = {}
 
     def __init__(self, path: str | Path, name: str | None = None):
         self.path = Path(path)
-        self.session, self.meta = open_model(self.path, self.contract, self.inputs, self.outputs)
+        self.session, self.meta = open_model(self.path, self.contracts)
+        self.contract = self.meta["contract"]
         self.name = name or self.path.stem
         self.provider = self.session.get_providers()[0]
 

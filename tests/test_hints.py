@@ -1,10 +1,17 @@
-"""Colour hints (colorizer.hints): what is refused and why, the map a network reads, and the non-learned spread."""
+"""Colour hints (colorizer.hints): what is refused and why, the map a network reads, the non-learned spread, and
+the library running a colorizer/2 model with hints (a hand-built file that paints what it is told)."""
+
+from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
+import colorizer
 from colorizer.color import rgb_to_lab
 from colorizer.hints import MAX_HINTS, check_hints, hint_map, render_positions, spread
+from colorizer.model import HINTS_CONTRACT
 
 
 @pytest.mark.parametrize(
@@ -51,3 +58,47 @@ def test_the_spread_reaches_the_hint_stays_on_its_surface_and_never_overshoots()
     assert np.allclose(twice[:, 20, 10], target, atol=1e-4)
     assert (np.abs(twice) <= np.abs(target)[:, None, None] + 1e-4).all()
     assert spread(ab, lum, []) is ab
+
+
+def hints_model(path: Path) -> Path:
+    """A colorizer/2 file whose ab is the hint map's a*, b* (plus 0 x L): what follows its hints exactly."""
+    lum = helper.make_tensor_value_info("L", TensorProto.FLOAT, ["N", 1, "H", "W"])
+    hints = helper.make_tensor_value_info("hints", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    ab = helper.make_tensor_value_info("ab", TensorProto.FLOAT, ["N", 2, "H", "W"])
+    consts = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in (("s", [0]), ("e", [2]), ("ax", [1]))]
+    consts.append(numpy_helper.from_array(np.zeros(1, np.float32), "zero"))
+    nodes = [helper.make_node("Slice", ["hints", "s", "e", "ax"], ["hint_ab"]),
+             helper.make_node("Mul", ["L", "zero"], ["nothing"]),
+             helper.make_node("Add", ["hint_ab", "nothing"], ["ab"])]  # fmt: skip
+    graph = helper.make_graph(nodes, "follow_hints", [lum, hints], [ab], consts)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    meta = {"contract": HINTS_CONTRACT, "kind": "cnn", "render_size": "64", "size_multiple": "8", "version": "t"}
+    for k, v in meta.items():
+        model.metadata_props.add(key=k, value=v)
+    onnx.save(model, path)
+    return path
+
+
+def test_a_colorizer_2_model_follows_hints_keeping_the_photos_luminance(tmp_path):
+    model = colorizer.load(hints_model(tmp_path / "hints.onnx"))
+    assert model.takes_hints and model.contract == HINTS_CONTRACT
+    gray = np.full((90, 120), 150, np.uint8)
+    plain = model.colorize(gray)  # no hints: all zeros in, no colour out
+    assert np.abs(plain.astype(int) - 150).max() <= 1
+    out = model.colorize(gray, hints=[(30, 45, (20, 40, 110))])  # a dark blue, in gamut at the photo's lightness
+    lab = rgb_to_lab(out[45:46, 30:31])[0, 0]
+    assert lab[2] < -20 and abs(lab[0] - rgb_to_lab(plain[45:46, 30:31])[0, 0, 0]) < 1  # blue, the photo's L*
+    assert np.abs(out[5, 110].astype(int) - 150).max() <= 1  # far from the hint: untouched
+    with pytest.raises(ValueError, match=r"hint 0: .* outside the 120x90 photo"):
+        model.colorize(gray, hints=[(120, 0, (0, 0, 0))])
+
+
+def test_hints_for_a_colorizer_1_model_are_refused_naming_its_file(tmp_path):
+    cnn, follower = colorizer.load("cnn"), colorizer.load(hints_model(tmp_path / "hints.onnx"))
+    gray, hint = np.full((40, 50), 100, np.uint8), [(10, 10, (200, 0, 0))]
+    with pytest.raises(ValueError, match=r"cnn\.onnx: a colorizer/1 model takes no colour hints"):
+        cnn.colorize(gray, hints=hint)
+    with pytest.raises(ValueError, match=r"cnn\.onnx: a colorizer/1 model takes no colour hints"):
+        colorizer.compare([follower, cnn], gray, hints=hint)
+    both = colorizer.compare([follower, cnn], gray)  # without hints both run as before
+    assert set(both.ab) == {"cnn", "hints"}
