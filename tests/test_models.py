@@ -83,7 +83,7 @@ def test_classification_head_decodes_an_annealed_mean():
     net = ColorCNN(temperature=0.38).eval()
     lum = torch.rand(1, 1, 64, 96) * 100
     with torch.no_grad():
-        logits = net(lum, logits=True)
+        logits, _ = net(lum, logits=True)
         assert logits.shape == (1, BINS * BINS, 16, 24)
         # A head that is certain of one cell decodes to that cell's centre.
         net.head.weight.zero_()

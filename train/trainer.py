@@ -243,7 +243,8 @@ class Trainer:
             window.append(self.advance())
             bar.update(1)
             if self.step % LOG_EVERY == 0 and main:
-                means = {k: float(np.mean([w[k] for w in window if k in w])) for k in self.losses if k in window[-1]}
+                logged = [k for k in self.losses if any(k in w for w in window)]  # a step may lack a figure
+                means = {k: float(np.mean([w[k] for w in window if k in w])) for k in logged}
                 self.log(means)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()})
                 window = []

@@ -37,6 +37,10 @@ class ColorizeConfig(RunConfig):
     # the pretrained encoder: frozen (no gradients) for this many steps, then trained at this ratio of the lr
     freeze_encoder_steps: int = 1000
     encoder_lr_ratio: float = 0.1
+    # colour hints (a model with arch_args hint_width > 0; train.colorize.hints): the share of crops given none,
+    # and the weight of the hinted crops' regression loss beside the cross-entropy
+    p_no_hints: float = 0.5
+    hint_weight: float = 1.0
     init_from: str = ""  # a checkpoint whose colorizer weights start the run (the GAN: the trained CNN)
     # GAN only: hinge loss against a spectrally normalised PatchGAN (train.colorize.model.PatchDiscriminator)
     pretrain_steps: int = 0  # generator-only steps before the adversarial phase ("NoGAN"; 0 with init_from)

@@ -1,7 +1,9 @@
 """The two colorizers (one architecture, ColorCNN) and the GAN's discriminator.
 
 Both colorizers share the ONNX contract colorizer/1: L float32 [N,1,H,W] (CIE L*, 0..100) in, ab float32
-[N,2,H,W] (Lab units) out, normalisation inside the network. H and W must be multiples of `size_multiple` (32).
+[N,2,H,W] (Lab units) out, normalisation inside the network; with hint_width > 0 they follow colour hints
+(colorizer/2: a second input, hints float32 [N,3,H,W], see train.colorize.hint_branch).
+H and W must be multiples of `size_multiple` (32).
 The scene prior comes from an ImageNet-pretrained EfficientNet-Lite encoder (train.colorize.efficientnet); a small
 U-Net decoder predicts ab cells at 1/4 of the input size and the annealed mean is upsampled bilinearly at the end;
 the full-resolution detail comes from the user's own L later, in the merge.
@@ -19,6 +21,7 @@ from torch import nn
 from train.checkpoint import weights
 from train.colorize.bins import BINS, bin_to_ab
 from train.colorize.efficientnet import FEATURE_CHANNELS, EfficientNetLite, freeze_batchnorm
+from train.colorize.hint_branch import HintBranch
 
 AB_SCALE = 100.0  # the discriminator sees ab / AB_SCALE
 # ColorCNN's decoding arguments, chosen after training: python -m train.colorize.tune, python -m export.
@@ -79,6 +82,8 @@ class ColorCNN(nn.Module):
       highlight_fade    L* units: chroma fades linearly to 0 from L* = 100 - highlight_fade up to white (0 = off).
     The two fades are a prior the data shows: real photos have almost no chroma in deep shadows and clipped
     highlights, and a given ab is far more saturated on a dark pixel than on a mid-gray one.
+    hint_width > 0 adds the hint branch (train.colorize.hint_branch.HintBranch, that many channels): forward
+    then takes hints [N,3,H,W] (a*, b*, mask) and adds the branch's correction to the automatic a*b*.
     The encoder's BatchNorm statistics stay frozen in training (`train()` keeps them in eval mode): batches of
     a few crops would give poor estimates.
     """
@@ -92,6 +97,7 @@ class ColorCNN(nn.Module):
         chroma_gain: float = 1.0,
         shadow_fade: float = 0.0,
         highlight_fade: float = 0.0,
+        hint_width: int = 0,
     ):
         super().__init__()
         w4, w8, w16 = widths
@@ -104,6 +110,7 @@ class ColorCNN(nn.Module):
         self.temperature, self.prior_correction, self.chroma_gain = temperature, prior_correction, chroma_gain
         self.shadow_fade, self.highlight_fade = shadow_fade, highlight_fade
         self.head = nn.Conv2d(w4, BINS * BINS, 1)
+        self.hints = HintBranch(hint_width, (w16, w8, w4)) if hint_width else None
         self.folded = False
         # log of the rarity weight each cell had in training (set by the trainer; -inf: never seen).
         self.register_buffer("log_weights", torch.zeros(BINS * BINS))
@@ -119,28 +126,45 @@ class ColorCNN(nn.Module):
         freeze_batchnorm(self.encoder)
         return self
 
-    def forward(self, lum: torch.Tensor, logits: bool = False) -> torch.Tensor:
-        """L [N,1,H,W] 0..100 -> ab [N,2,H,W] in Lab units; with logits=True (for training) the cell logits
-        [N,Q,H/4,W/4] instead."""
+    def forward(
+        self, lum: torch.Tensor, hints: torch.Tensor | None = None, logits: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """L [N,1,H,W] 0..100 (and, with the hint branch, hints [N,3,H,W]: a*, b* in Lab units and a 0/1 mask)
+        -> ab [N,2,H,W] in Lab units. With logits=True (for training): (the cell logits [N,Q,H/4,W/4], ab). In
+        training mode the hint branch's correction is added to a detached automatic ab: the hints' loss trains the
+        branch (and the decoder features its gates read), never the classifier."""
         f4, f8, f16, f32 = self.encoder.features(l_to_encoder_input(lum))
-        x = self.dec16(torch.cat([_up(f32), f16], 1))  # [N,w16,H/16,W/16]
-        x = self.dec8(torch.cat([_up(x), f8], 1))  # [N,w8,H/8,W/8]
-        x = self.dec4(torch.cat([_up(x), f4], 1))  # [N,w4,H/4,W/4]
-        out = self.head(x)  # [N,Q,H/4,W/4]
-        return out if logits else self.decode(out, lum)
+        x16 = self.dec16(torch.cat([_up(f32), f16], 1))  # [N,w16,H/16,W/16]
+        x8 = self.dec8(torch.cat([_up(x16), f8], 1))  # [N,w8,H/8,W/8]
+        x4 = self.dec4(torch.cat([_up(x8), f4], 1))  # [N,w4,H/4,W/4]
+        out = self.head(x4)  # [N,Q,H/4,W/4]
+        cells = self.cell_mean(out)  # [N,2,H/4,W/4]
+        ab = self.fade(_up4(cells), lum)
+        if self.hints is not None and hints is not None:
+            ab4 = self.fade(cells, F.avg_pool2d(lum, 4))
+            if self.training:
+                ab, ab4 = ab.detach(), ab4.detach()
+            ab = ab + _up4(self.hints(hints, ab4, (x16, x8, x4)))
+        return (out, ab) if logits else ab
 
     def decode(self, out: torch.Tensor, lum: torch.Tensor) -> torch.Tensor:
-        """Head output [N,Q,H/4,W/4] (cell logits, or after fold_decoding the adjusted, scaled ones of the kept
-        cells) and the input L [N,1,H,W] -> annealed mean ab [N,2,H,W]: sum_q softmax(z)_q * centre_q with
-        z = (logits - adj) / T, upsampled x4, then faded in shadows and highlights. Differentiable: the GAN's
-        adversarial loss trains through it."""
+        """Head output [N,Q,H/4,W/4] and the input L [N,1,H,W] -> the automatic ab [N,2,H,W]: the annealed mean
+        (cell_mean) upsampled x4, then faded. Differentiable: the GAN's adversarial loss trains through it."""
+        return self.fade(_up4(self.cell_mean(out)), lum)
+
+    def cell_mean(self, out: torch.Tensor) -> torch.Tensor:
+        """Head output [N,Q,h,w] (cell logits, or after fold_decoding the adjusted, scaled ones of the kept
+        cells) -> annealed mean ab [N,2,h,w]: sum_q softmax(z)_q * centre_q with z = (logits - adj) / T."""
         z = out.float()
         if not self.folded:
             z = (z - self.logit_adjustment()[:, None, None]) / self.temperature  # never-seen cells: -inf
-        num = F.conv2d(torch.exp(z - z.amax(1, keepdim=True)), self.centres)  # [N,3,H/4,W/4]
-        ab = F.interpolate(num[:, :2] / num[:, 2:], scale_factor=4.0, mode="bilinear")
+        num = F.conv2d(torch.exp(z - z.amax(1, keepdim=True)), self.centres)  # [N,3,h,w]
+        return num[:, :2] / num[:, 2:]
+
+    def fade(self, ab: torch.Tensor, lum: torch.Tensor) -> torch.Tensor:
+        """ab [N,2,h,w] faded to 0 in the shadows and highlights of lum [N,1,h,w] (L* 0..100, same size)."""
         if self.shadow_fade:
-            ab = ab * torch.clamp(lum / self.shadow_fade, max=1.0)  # [N,1,H,W] broadcast over a, b
+            ab = ab * torch.clamp(lum / self.shadow_fade, max=1.0)  # [N,1,h,w] broadcast over a, b
         if self.highlight_fade:
             ab = ab * torch.clamp((100.0 - lum) / self.highlight_fade, 0.0, 1.0)
         return ab
@@ -168,6 +192,10 @@ class ColorCNN(nn.Module):
 
 def _up(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, scale_factor=2.0, mode="bilinear")
+
+
+def _up4(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=4.0, mode="bilinear")
 
 
 class PatchDiscriminator(nn.Module):

@@ -1,6 +1,8 @@
 """The colorizers' product for the training loop (train.trainer.Trainer): their step, validation and state.
 
-CNN: rarity-rebalanced cross-entropy over ab cells. The ImageNet-pretrained encoder is frozen for the first
+CNN: rarity-rebalanced cross-entropy over ab cells; a network with a hint branch (arch_args hint_width > 0) also
+gets simulated colour hints on some crops and a regression loss on those (train.colorize.hints).
+The ImageNet-pretrained encoder is frozen for the first
 `freeze_encoder_steps`, then fine-tuned at encoder_lr_ratio x the decoder's lr (its BatchNorm stays frozen).
 GAN: the CNN trained further (`init_from` a CNN checkpoint; or `pretrain_steps` of the CNN's loss alone, "NoGAN"),
 keeping the cross-entropy as its anchor, plus adv_weight times the hinge adversarial loss from a spectrally
@@ -24,6 +26,7 @@ from colorizer.pipeline import colorize_array
 from train import distributed, report
 from train.checkpoint import load_checkpoint, weights
 from train.colorize.config import LOWER_IS_BETTER, ColorizeConfig
+from train.colorize.hints import hint_loss, simulate_hints
 from train.colorize.losses import ab_histogram, d_loss, g_loss, log_cell_weights, rebalance_weights, weighted_ce
 from train.colorize.metrics import summarise
 from train.colorize.model import PatchDiscriminator, build_colorizer
@@ -44,7 +47,7 @@ class ColorizeTrainer(Trainer):
     parallel = True
     validation = ("val_psnr", "val_de00", "val_cf", "val_cf_ratio", "val_hue_hit")
     plots: ClassVar[dict[str, tuple[str, ...]]] = {
-        "training losses": ("ce", "adv", "d"),
+        "training losses": ("ce", "hint", "adv", "d"),
         "validation": ("val_de00", "val_psnr"),
     }
     cfg: ColorizeConfig
@@ -54,7 +57,8 @@ class ColorizeTrainer(Trainer):
         weights), its optimiser and, for the GAN, the discriminator and its optimiser."""
         cfg, ctx = self.cfg, self.ctx
         self.kind = cfg.model
-        self.losses = ("ce", "adv", "d") if cfg.model == "gan" else ("ce",)
+        self.takes_hints = bool(cfg.arch_args.get("hint_width"))
+        self.losses = ("ce", "hint", "adv", "d") if cfg.model == "gan" else ("ce", "hint")
         train_files, val_files = split_photos(data_dir, cfg.val_percent)
         self.bank = PhotoBank(train_files[ctx.rank :: ctx.world], cfg.max_short_side, min(cfg.crop_sizes))
         self.val = [load_rgb(f, cfg.max_short_side) for f in evenly_spaced(val_files, cfg.val_images)]
@@ -90,7 +94,10 @@ class ColorizeTrainer(Trainer):
         cfg, ctx = self.cfg, self.ctx
         size = int(self.rng.choice(cfg.crop_sizes))
         batch = self.bank.batch(self.rng, max(1, cfg.batch_pixels // size**2), size)
-        lum, ab = (torch.from_numpy(a).to(ctx.device, non_blocking=True) for a in batch)
+        if self.takes_hints:
+            batch = (*batch, simulate_hints(self.rng, batch[1], cfg.p_no_hints))
+        lum, ab, *hints = (torch.from_numpy(a).to(ctx.device, non_blocking=True) for a in batch)
+        hints = hints[0] if hints else None
         autocast = torch.autocast(ctx.device.type, enabled=ctx.amp)
         adversarial = self.net_d is not None and self.step >= cfg.pretrain_steps
         self.set_lr(self.opt, cfg.lr)  # the config's lrs for this step, also after a resume
@@ -100,9 +107,13 @@ class ColorizeTrainer(Trainer):
         self.model.encoder.requires_grad_(self.step >= cfg.freeze_encoder_steps)
         self.net.train()
         with autocast:
-            cell_logits = self.net(lum, logits=True)
+            cell_logits, hinted = self.net(lum, hints, logits=True)
             loss = weighted_ce(cell_logits, ab, self.weights)
             losses = {"ce": loss.item()}
+            follow = hint_loss(hinted.float(), ab, hints) if hints is not None else None
+            if follow is not None:
+                loss = loss + cfg.hint_weight * follow
+                losses["hint"] = follow.item()
             fake = self.model.decode(cell_logits, lum) if adversarial else None  # what the discriminator sees
         if adversarial:
             with autocast:  # real and fake pairs in one forward: one DDP reduction per backward

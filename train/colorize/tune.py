@@ -40,7 +40,7 @@ def cell_logits(net: ColorCNN, photos: list[Photo], render_size: int) -> list[tu
     for p in tqdm(photos, desc="network", unit="photo"):
         lum, (h, w) = p.model_input(render_size, net.size_multiple)
         lum = torch.from_numpy(lum)
-        out.append((net(lum, logits=True), lum, h, w))
+        out.append((net(lum, logits=True)[0], lum, h, w))
     return out
 
 
