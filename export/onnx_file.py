@@ -53,23 +53,23 @@ def store_float16(model: onnx.ModelProto, names: set[str]) -> None:
 
 def write_onnx(
     net: nn.Module,
-    example: torch.Tensor,
-    names: tuple[str, str],
+    examples: dict[str, torch.Tensor],
+    output: str,
     shapes: dict,
     out: Path,
     meta: dict[str, str],
     float16: bool,
 ) -> None:
-    """Export `net` (eval mode; one float32 [N,C,H,W] input like `example`, one [N,C',H,W] output) to a single
-    self-contained ONNX file at `out`, then run the full ONNX check. The input and output are named `names`, their
-    dims 0, 2, 3 N, H, W; `shapes` gives the dynamic dims (torch.export.Dim, keyed by the forward's argument
-    name). With `float16` the conv weights are stored as float16 behind Casts (store_float16). metadata_props:
-    `meta` plus "weights" (float16 or float32)."""
+    """Export `net` (eval mode; float32 [N,C,H,W] inputs like `examples`, one [N,C',H,W] output) to a single
+    self-contained ONNX file at `out`, then run the full ONNX check. The inputs are named as the keys of
+    `examples` (in the forward's argument order), the output `output`, their dims 0, 2, 3 N, H, W; `shapes` gives
+    the dynamic dims (torch.export.Dim, keyed by the forward's argument names). With `float16` the conv weights are
+    stored as float16 behind Casts (store_float16). metadata_props: `meta` plus "weights" (float16 or float32)."""
     prog = torch.onnx.export(
         net,
-        (example,),
-        input_names=[names[0]],
-        output_names=[names[1]],
+        tuple(examples.values()),
+        input_names=list(examples),
+        output_names=[output],
         dynamic_shapes=shapes,
         opset_version=OPSET,
         dynamo=True,
@@ -77,7 +77,7 @@ def write_onnx(
     )
     prog.save(str(out), external_data=False)
     model = onnx.load(str(out))
-    for value in (model.graph.input[0], model.graph.output[0]):  # readable: the exporter's H, W are expressions
+    for value in (*model.graph.input, *model.graph.output):  # readable: the exporter's H, W are expressions
         for i, name in ((0, "N"), (2, "H"), (3, "W")):
             value.type.tensor_type.shape.dim[i].dim_param = name
     if float16:
@@ -88,18 +88,19 @@ def write_onnx(
 
 
 def max_differences(
-    out: Path, predicts: Sequence[Callable[[np.ndarray], np.ndarray]], inputs: Iterable[np.ndarray]
+    out: Path, predicts: Sequence[Callable[..., np.ndarray]], inputs: Iterable[tuple[np.ndarray, ...]]
 ) -> list[float]:
     """Largest |ONNX Runtime - predict| over `inputs`, one figure per PyTorch `predict` (train.predict.torch_predict),
-    for the file at `out` (its single input and output). inputs: float32 numpy arrays in the file's input layout and
-    range ([N,1,H,W]: L 0..100 for a colorizer, gray 0..1 for the restorer); figures in the output's units."""
+    for the file at `out` (its one output). inputs: tuples of float32 numpy arrays, one per file input in its order
+    and layout ([N,1,H,W]: L 0..100 for a colorizer, gray 0..1 for the restorer; a colorizer/2's hints [N,3,H,W]);
+    figures in the output's units."""
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    name_in, name_out = sess.get_inputs()[0].name, sess.get_outputs()[0].name
+    names_in, name_out = [i.name for i in sess.get_inputs()], sess.get_outputs()[0].name
     worst = [0.0] * len(predicts)
-    for x in inputs:
-        y = sess.run([name_out], {name_in: x})[0]
+    for xs in inputs:
+        y = sess.run([name_out], dict(zip(names_in, xs, strict=True)))[0]
         for k, predict in enumerate(predicts):
-            worst[k] = max(worst[k], float(np.abs(y - predict(x)).max()))
+            worst[k] = max(worst[k], float(np.abs(y - predict(*xs)).max()))
     return worst
 
 

@@ -105,12 +105,12 @@ def export(ck: dict, out: Path, float16: bool = False) -> None:
     m, dim = ck["size_multiple"], torch.export.Dim
     # H = m * h_blocks keeps H symbolic and tells the exporter it is a multiple of m
     shapes = {"gray": {0: dim("N", max=64), 2: m * dim("h_blocks", max=2048), 3: m * dim("w_blocks", max=2048)}}
-    write_onnx(net, torch.rand(1, 1, 4 * m, 6 * m), ("gray", "restored"), shapes, out, metadata(ck), float16)
+    write_onnx(net, {"gray": torch.rand(1, 1, 4 * m, 6 * m)}, "restored", shapes, out, metadata(ck), float16)
 
 
-def parity_inputs() -> list[np.ndarray]:
-    """Gray float32 [1,1,H,W] 0..1 test inputs: three real photos' luminance, clean and damaged, at 256x256 and
-    224x320 (multiples of 32)."""
+def parity_inputs() -> list[tuple[np.ndarray]]:
+    """Gray float32 [1,1,H,W] 0..1 test inputs, each as a 1-tuple (the file's one input): three real photos'
+    luminance, clean and damaged, at 256x256 and 224x320 (multiples of 32)."""
     inputs = []
     for k, image in enumerate((skdata.camera(), skdata.astronaut(), skdata.coffee())):
         gray = image if image.ndim == 2 else rgb_to_gray(image)
@@ -118,7 +118,7 @@ def parity_inputs() -> list[np.ndarray]:
             small = np.asarray(Image.fromarray(gray).resize((w, h), Image.Resampling.LANCZOS))
             damage = Damage(noise=10, dust=2000, scratches=3, jpeg=50)
             for g in (small, apply_damage(small, damage, np.random.default_rng(k))):
-                inputs.append(g.astype(np.float32)[None, None] / 255.0)
+                inputs.append((g.astype(np.float32)[None, None] / 255.0,))
     return inputs
 
 

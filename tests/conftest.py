@@ -39,21 +39,24 @@ def photo_dir(tmp_path_factory) -> Path:
 
 
 ARCH = 'arch = "ColorCNN"\narch_args = { encoder = "lite0", widths = [48, 96, 128] }\n'
+# The GAN of the tiny runs takes colour hints (a colorizer/2 file): both contracts are trained, exported and run
+HINTS_ARCH = ARCH.replace(" }", ", hint_width = 8 }")
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, photo_dir) -> dict[str, Path]:
-    """Train each model for a few steps with `python -m train` (ARCH: the default network, its arguments spelt out
-    in the config so that a test sees them reach the exported file), export with `python -m export`: the CNN as
-    trained, the GAN with the decoding flags DECODING_FLAGS and a render size of 96 px.
+    """Train each model for a few steps with `python -m train` (the CNN with ARCH: the default network, its
+    arguments spelt out in the config so that a test sees them reach the exported file; the GAN with HINTS_ARCH, a
+    colorizer/2 network), export with `python -m export`: the CNN as trained, the GAN with the decoding flags
+    DECODING_FLAGS and a render size of 96 px.
 
     Returns {"cnn_run": run dir, "cnn": onnx path, "gan_run": ..., "gan": ...}.
     """
     base = tmp_path_factory.mktemp("trained")
-    cfg = base / "tiny.toml"
-    cfg.write_text(TINY + ARCH)
     out = {}
-    for kind in ("cnn", "gan"):
+    for kind, arch in (("cnn", ARCH), ("gan", HINTS_ARCH)):
+        cfg = base / f"tiny_{kind}.toml"
+        cfg.write_text(TINY + arch)
         run_dir = base / f"run_{kind}"
         run("-m", "train", "--model", kind, "--data", str(photo_dir), "--out", str(run_dir), "--config", str(cfg))
         onnx_path = base / f"{kind}.onnx"

@@ -10,13 +10,15 @@ import torch
 from torch import nn
 
 
-def torch_predict(net: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
+def torch_predict(net: nn.Module) -> Callable[..., np.ndarray]:
     """A `predict` callable for `net` (in eval mode): float32 numpy [N,C,H,W] in the network's input range (L*
-    0..100 for a colorizer, gray 0..1 for the restorer) -> its output as float32 numpy, no gradients."""
+    0..100 for a colorizer, gray 0..1 for the restorer; a hint-taking colorizer also takes the hint map
+    [N,3,H,W]) -> its output as float32 numpy, no gradients."""
     device = next(net.parameters()).device
 
     @torch.no_grad()
-    def predict(x: np.ndarray) -> np.ndarray:
-        return net(torch.from_numpy(np.ascontiguousarray(x)).to(device)).float().cpu().numpy()
+    def predict(*xs: np.ndarray) -> np.ndarray:
+        tensors = (torch.from_numpy(np.ascontiguousarray(x)).to(device) for x in xs)
+        return net(*tensors).float().cpu().numpy()
 
     return predict

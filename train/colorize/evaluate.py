@@ -1,7 +1,7 @@
 """Measure colorizers on colour photos they never saw, through the same pipeline users get.
 
     python -m train.colorize.evaluate --data DIR_OR_LIST [--root DIR] [--models NAME_OR_PATH ...] [--limit N]
-                                      [--out DIR] [--stamp]
+                                      [--hints 0 1 2 5 10] [--baseline] [--out DIR] [--stamp]
 
 For each photo: an 8-bit ITU-R 601 grayscale input (as a scanner makes) is colorized at full resolution
 and compared with the original. Reported per model and for the gray input itself (the baseline): RGB PSNR,
@@ -13,6 +13,11 @@ gets the same figures over the others alone: rows "NAME (non-ImageNet)" in the t
 the JSON. Writes OUT/results.md, OUT/results.json and OUT/sheet.png (gray | each model | original for a fixed
 sample). --data is a folder or a text file of paths, one per line, relative ones resolved against --root
 (default: the list file's folder). --limit keeps N evenly spaced photos.
+--hints K ...: each model also colours every photo with K colour hints (colorizer/2 models), placed by the fixed
+protocol of train.colorize.hints.protocol_hints; those rows ("cnn, 10 hints") also report the median |Δab|
+between each hint's colour and the output at the hint (hint_dab). --baseline adds, for every model and K > 0,
+the non-learned way to follow hints: the model's automatic colours plus each hint's residual spread by
+colorizer.hints.spread (rows "cnn + spread, K hints"); it works for colorizer/1 models too.
 --stamp writes each model's figures, the gray baseline's and the data they came from into the model file's
 metadata (eval_metrics): the final validation table travels with the shipped file.
 """
@@ -30,8 +35,11 @@ from tqdm import tqdm
 
 import colorizer
 from colorizer.atomic import atomic_write
-from colorizer.color import gray_to_rgb, rgb_to_gray
+from colorizer.color import gray_to_rgb, rgb_to_gray, rgb_to_lab
+from colorizer.hints import Hint, check_hints, render_positions, spread
 from colorizer.model import refresh_manifest
+from colorizer.pipeline import Photo
+from train.colorize.hints import protocol_hints
 from train.colorize.metrics import hue_hit_sectors, photo_figures, pool, pooled_hue_counts
 from train.data import evenly_spaced, load_rgb, read_list
 from train.report import image_sheet
@@ -49,36 +57,69 @@ def is_imagenet(path: Path) -> bool:
     return path.name.startswith(IMAGENET_PREFIXES)
 
 
-def colorize_all(gray: np.ndarray, models: list[colorizer.Model]) -> dict[str, tuple[np.ndarray, float]]:
-    """Per name, the output RGB uint8 HxWx3 for one gray uint8 HxW photo and its seconds ('gray': the input, 0)."""
-    outs = {"gray": (gray_to_rgb(gray), 0.0)}
+def row_name(name: str, hints: int) -> str:
+    """A result row's name: the model's alone without hints, else "cnn, 1 hint", "cnn, 10 hints"."""
+    return name if hints == 0 else f"{name}, {hints} hint{'s' if hints > 1 else ''}"
+
+
+def hint_dab(out: np.ndarray, hints: list[Hint]) -> list[float]:
+    """Per hint, |Δab| (Lab units) between its colour's a*b* and the output RGB uint8 HxWx3's at its pixel."""
+    h, w = out.shape[:2]
+    return [float(np.hypot(*(rgb_to_lab(out[int(y), int(x)][None, None])[0, 0, 1:] - ab)))
+            for x, y, ab in check_hints(hints, h, w)]  # fmt: skip
+
+
+def colorize_all(
+    rgb: np.ndarray, name: str, models: list[colorizer.Model], counts: list[int], baseline: bool
+) -> dict[str, tuple[np.ndarray, float, list[Hint]]]:
+    """Per row name, the output RGB uint8 HxWx3 for the gray of one colour photo (RGB uint8 HxWx3, file name
+    `name`), its seconds and the hints it was given: 'gray' (the input), each model with each count of protocol
+    hints it takes (0: automatic), and with `baseline` each model's automatic colours plus the spread hints."""
+    gray = rgb_to_gray(rgb)
+    hints = protocol_hints(rgb, name, max(counts))
+    outs = {"gray": (gray_to_rgb(gray), 0.0, [])}
     for m in models:
-        t = time.perf_counter()
-        out = m.colorize(gray)
-        outs[m.name] = (out, time.perf_counter() - t)
+        photo = Photo.from_image(gray)
+        for k in counts:
+            if k == 0 or m.takes_hints:
+                t = time.perf_counter()
+                out = m.colorize(gray, hints=hints[:k]) if k else m.colorize(gray)
+                outs[row_name(m.name, k)] = (out, time.perf_counter() - t, hints[:k])
+            if baseline and k > 0:
+                t = time.perf_counter()
+                lum, (h, w) = photo.model_input(m.render_size, m.size_multiple)
+                ab = spread(m.predict_photo(photo), lum[0, 0, :h, :w], render_positions(hints[:k], *gray.shape, (h, w)))
+                outs[row_name(f"{m.name} + spread", k)] = (photo.render(ab), time.perf_counter() - t, hints[:k])
     return outs
 
 
 def set_figures(photos: list[dict]) -> dict:
-    """pool() of per-photo figures (photo_figures plus 'seconds'), with hue_hit's per-sector shares and the mean
-    seconds per image."""
+    """pool() of per-photo figures (photo_figures plus 'seconds' and 'hint_dab'), with hue_hit's per-sector
+    shares, the mean seconds per image and, for rows with hints, the median |Δab| at the hints."""
     sectors = hue_hit_sectors(*pooled_hue_counts(photos))
-    return pool(photos) | {"hue_hit_sectors": sectors, "seconds": float(np.mean([p["seconds"] for p in photos]))}
+    figures = pool(photos) | {"hue_hit_sectors": sectors, "seconds": float(np.mean([p["seconds"] for p in photos]))}
+    dab = [d for p in photos for d in p["hint_dab"]]
+    return figures | ({"hint_dab_median": float(np.median(dab))} if dab else {})
 
 
-def evaluate(files: list[Path], models: list[colorizer.Model]) -> tuple[dict, list[list]]:
-    """Figures per name ('gray' and each model), with the non-ImageNet ones under SUBSET when the photos mix
-    both, and the sheet rows [gray, model outputs..., original]."""
+def evaluate(
+    files: list[Path], models: list[colorizer.Model], counts: list[int] = (0,), baseline: bool = False
+) -> tuple[dict, list[list]]:
+    """Figures per row name ('gray', and each model with each count of hints, see colorize_all), with the
+    non-ImageNet ones under SUBSET when the photos mix both, and the sheet rows [gray, each model without hints
+    and with the most hints..., original]."""
     photos: dict[str, list[dict]] = {}  # per name, each photo's figures: outputs are not kept
     sheet = []
     sample = set(evenly_spaced(range(len(files)), SHEET_ROWS))
+    shown = ["gray"] + [row_name(m.name, k) for m in models for k in sorted({0, max(counts)})]
     for i, f in enumerate(tqdm(files, desc="evaluating", unit="photo")):
         rgb = load_rgb(f)
-        outs = colorize_all(rgb_to_gray(rgb), models)
-        for name, (out, seconds) in outs.items():
-            photos.setdefault(name, []).append(photo_figures(out, rgb) | {"seconds": seconds})
+        outs = colorize_all(rgb, f.name, models, list(counts), baseline)
+        for name, (out, seconds, hints) in outs.items():
+            figures = photo_figures(out, rgb) | {"seconds": seconds, "hint_dab": hint_dab(out, hints)}
+            photos.setdefault(name, []).append(figures)
         if i in sample:
-            sheet.append([out for out, _ in outs.values()] + [rgb])
+            sheet.append([outs[name][0] for name in shown if name in outs] + [rgb])
     others = [i for i, f in enumerate(files) if not is_imagenet(f)]
     results = {}
     for name, figures in photos.items():
@@ -89,12 +130,13 @@ def evaluate(files: list[Path], models: list[colorizer.Model]) -> tuple[dict, li
 
 
 def stamp(model: colorizer.Model, results: dict, data: str) -> None:
-    """Store results[model.name] (with its SUBSET figures, if any), the gray baseline and `data` as the file's
-    eval_metrics (atomically)."""
+    """Store results[model.name] (with its SUBSET figures, if any), the gray baseline, the model's rows with hints
+    (under "hints", by row name) and `data` as the file's eval_metrics (atomically)."""
     m = onnx.load(str(model.path))
     props = {p.key: p.value for p in m.metadata_props}
     gray = {f"gray_{k}": results["gray"][k] for k in ("psnr", "de00")}
-    props["eval_metrics"] = json.dumps(results[model.name] | gray | {"data": data})
+    hinted = {name: r for name, r in results.items() if name.startswith(f"{model.name}, ")}
+    props["eval_metrics"] = json.dumps(results[model.name] | gray | {"hints": hinted, "data": data})
     onnx.helper.set_model_props(m, props)
     atomic_write(model.path, m.SerializeToString())
 
@@ -102,14 +144,15 @@ def stamp(model: colorizer.Model, results: dict, data: str) -> None:
 def markdown(results: dict) -> str:
     """The results as a Markdown table: a row per name, then a row per name for SUBSET if there is one."""
     rows = [
-        "| model | PSNR (dB) | ΔE00 | colourfulness | cf_ratio | hue_hit | s/image | n |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | PSNR (dB) | ΔE00 | colourfulness | cf_ratio | hue_hit | median Δab at hints | s/image | n |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     subset = [(f"{name} ({SUBSET})", r[SUBSET]) for name, r in results.items() if SUBSET in r]
     for name, r in [*results.items(), *subset]:
+        dab = f"{r['hint_dab_median']:.2f}" if "hint_dab_median" in r else "-"
         rows.append(
             f"| {name} | {r['psnr']:.2f} | {r['de00']:.2f} | {r['cf']:.1f} | {r['cf_ratio']:.2f} "
-            f"| {r['hue_hit']:.3f} | {r['seconds']:.3f} | {r['n']} |"
+            f"| {r['hue_hit']:.3f} | {dab} | {r['seconds']:.3f} | {r['n']} |"
         )
     # which hues fail: hue_hit's six shares, by the original's hue angle (0° = +a*, red; 240-300° blue)
     rows += ["", "| hue_hit by true hue | " + " | ".join(f"{60 * k}-{60 * k + 60}°" for k in range(6)) + " |"]
@@ -126,12 +169,14 @@ def main() -> None:
     ap.add_argument("--root", type=Path, help="folder that relative paths in a list file are relative to")
     ap.add_argument("--models", nargs="+", default=["cnn", "gan"], help="shipped names or .onnx paths")
     ap.add_argument("--limit", type=int, help="evaluate N evenly spaced photos")
+    ap.add_argument("--hints", nargs="+", type=int, default=[0], help="counts of protocol hints (0: none)")
+    ap.add_argument("--baseline", action="store_true", help="also the non-learned spread of the hints")
     ap.add_argument("--out", type=Path, default=Path("eval_out"), help="folder for results.md/json, sheet.png")
     ap.add_argument("--stamp", action="store_true", help="write the figures into each model's metadata")
     args = ap.parse_args()
     files = evenly_spaced(read_list(args.data, args.root), args.limit)
     models = [colorizer.load(m) for m in args.models]
-    results, sheet = evaluate(files, models)
+    results, sheet = evaluate(files, models, sorted(set(args.hints)), args.baseline)
     args.out.mkdir(parents=True, exist_ok=True)
     table = markdown(results)
     (args.out / "results.md").write_text(table)
