@@ -42,12 +42,14 @@ class Comparison:
 
 def compare(
     models: Sequence[Model],
-    image: np.ndarray,
+    image: np.ndarray | Photo,
     render_size: int | None = None,
     restore: bool | str | SupportsRestore = False,
     hints: Sequence[Hint] = (),
 ) -> Comparison:
     """Run each model on one photo array (see pipeline.to_uint8); luminance and resizing are done once.
+    `image` may also be the photo of an earlier Comparison: new hints then re-run the models only (its luminance,
+    restored or not, is reused as it is, so restore must be False).
 
     restore: True repairs the luminance with the shipped restoration model first (FileNotFoundError until it
     ships), "cracks" fills a cracked print's cracks first (colorizer.pipeline.get_restorer), or pass any object
@@ -56,7 +58,9 @@ def compare(
     """
     for m in models:
         m.check_hints_taken(hints)
-    photo, seconds = Photo.from_image(image), {}
+    if isinstance(image, Photo) and restore:
+        raise ValueError("a prepared Photo is used as it is: restore it when it is first made, not again")
+    photo, seconds = image if isinstance(image, Photo) else Photo.from_image(image), {}
     if (restorer := get_restorer(restore)) is not None:
         photo, seconds["restore"] = timed(photo.restore, restorer)
     ab = {}

@@ -102,3 +102,23 @@ def test_hints_for_a_colorizer_1_model_are_refused_naming_its_file(tmp_path):
         colorizer.compare([follower, cnn], gray, hints=hint)
     both = colorizer.compare([follower, cnn], gray)  # without hints both run as before
     assert set(both.ab) == {"cnn", "hints"}
+
+
+def test_new_hints_reuse_the_restored_photo(tmp_path):
+    follower = colorizer.load(hints_model(tmp_path / "hints.onnx"))
+
+    class Brighten:  # a restorer that counts its calls
+        calls = 0
+
+        def restore(self, gray: np.ndarray) -> np.ndarray:
+            Brighten.calls += 1
+            return np.minimum(gray.astype(int) + 40, 255).astype(np.uint8)
+
+    gray = np.full((60, 80), 100, np.uint8)
+    first = colorizer.compare([follower], gray, restore=Brighten())
+    again = colorizer.compare([follower], first.photo, hints=[(40, 30, (30, 60, 160))])
+    assert Brighten.calls == 1 and again.photo is first.photo and "restore" not in again.seconds
+    assert again.rgb("hints")[30, 40, 2] > again.rgb("hints")[30, 40, 0] + 30  # blue at the hint
+    assert np.abs(again.rgb("hints")[5, 75].astype(int) - 140).max() <= 1  # the restored luminance, no colour
+    with pytest.raises(ValueError, match="used as it is"):
+        colorizer.compare([follower], first.photo, restore=Brighten())
