@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from colorizer.hints import Hint, hint_map
+from colorizer.hints import Hint
 from colorizer.pipeline import Photo, SupportsRestore, get_restorer
 from colorizer.session import OnnxModel, shipped_path
 from colorizer.session import refresh_manifest as refresh_manifest  # export and train import it from here
@@ -65,13 +65,7 @@ class Model(OnnxModel):
         """ab float32 [2,h,w] for a prepared photo at `render_size` (default: the model's own), following the
         colour hints (colorizer.hints: x, y in the photo's pixels, sRGB colour) where given."""
         self.check_hints_taken(hints)
-        size = render_size or self.render_size
-        if not hints:
-            return photo.predict_ab(self.predict, size, self.size_multiple)
-        lum, (h, w) = photo.model_input(size, self.size_multiple)
-        drawn = np.zeros((1, 3, *lum.shape[2:]), np.float32)  # the padding carries no hints
-        drawn[0, :, :h, :w] = hint_map(hints, *photo.gray.shape, (h, w))
-        return photo.predict_ab(lambda x: self.predict(x, drawn), size, self.size_multiple)
+        return photo.predict_ab(self.predict, render_size or self.render_size, self.size_multiple, hints)
 
     def colorize(
         self,

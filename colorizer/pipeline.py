@@ -14,14 +14,15 @@ also replaces the colour image's own (`with_luma`), so the own-colour path (colo
 repaired photo too.
 
 `predict` is any callable from L float32 [N,1,H,W] (0..100) to ab float32 [N,2,H,W]: an ONNX Runtime
-session in the library, a PyTorch module during training.
+session in the library, a PyTorch module during training; with colour hints it also takes their map
+(colorizer.hints.hint_map, at the padded render size).
 """
 
 from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -30,12 +31,13 @@ from PIL import Image
 
 from colorizer.color import composite_over_white, gray_to_l, rgb_to_gray, to_8bit
 from colorizer.enhance import GRAY_LEVELS, Tone, tone
+from colorizer.hints import Hint, hint_map
 from colorizer.merge import merge
 from colorizer.owncolour import ColourCheck, OwnColourFix, detect_colour, measure_fix, restore_own_colours
 from colorizer.restore import SHIPPED_CRACKS, SHIPPED_RESTORER, Chain, load_restorer
 from colorizer.session import is_shipped
 
-Predict = Callable[[np.ndarray], np.ndarray]
+Predict = Callable[..., np.ndarray]
 AB_LIMIT = 128.0
 NO_RESTORER = "no restoration model shipped yet (onnx_models/restore.onnx)"
 
@@ -179,10 +181,18 @@ class Photo:
             self._inputs[key] = model_input(self.gray, render_size, size_multiple)
         return self._inputs[key]
 
-    def predict_ab(self, predict: Predict, render_size: int, size_multiple: int) -> np.ndarray:
-        """Run a model at a render size: ab float32 [2,h,w], padding cropped off."""
+    def predict_ab(
+        self, predict: Predict, render_size: int, size_multiple: int, hints: Sequence[Hint] = ()
+    ) -> np.ndarray:
+        """Run a model at a render size: ab float32 [2,h,w], padding cropped off. With colour hints (x, y in this
+        photo's pixels, sRGB colour: colorizer.hints), `predict` also gets their map (float32 [1,3,H,W] at the
+        padded render size, the padding without hints)."""
         lum, (h, w) = self.model_input(render_size, size_multiple)
-        return np.asarray(predict(lum), dtype=np.float32)[0, :, :h, :w]
+        if not hints:
+            return np.asarray(predict(lum), dtype=np.float32)[0, :, :h, :w]
+        drawn = np.zeros((1, 3, *lum.shape[2:]), np.float32)
+        drawn[0, :, :h, :w] = hint_map(hints, *self.gray.shape, (h, w))
+        return np.asarray(predict(lum, drawn), dtype=np.float32)[0, :, :h, :w]
 
     @functools.cached_property
     def histogram(self) -> np.ndarray:
@@ -225,10 +235,12 @@ class Photo:
         return restore_own_colours(self.rgb, saturation, brightness, self.own_colour_fix)
 
 
-def colorize_array(predict: Predict, image: np.ndarray, render_size: int, size_multiple: int) -> np.ndarray:
-    """Any photo array (see to_gray) -> RGB uint8 HxWx3 of the same height and width."""
+def colorize_array(
+    predict: Predict, image: np.ndarray, render_size: int, size_multiple: int, hints: Sequence[Hint] = ()
+) -> np.ndarray:
+    """Any photo array (see to_gray) -> RGB uint8 HxWx3 of the same height and width; hints as Photo.predict_ab."""
     photo = Photo.from_image(image)
-    return photo.render(photo.predict_ab(predict, render_size, size_multiple))
+    return photo.render(photo.predict_ab(predict, render_size, size_multiple, hints))
 
 
 def timed(fn: Callable, *args) -> tuple[object, float]:

@@ -16,17 +16,19 @@ render size, so its figures are those of the exported model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import torch
 
+from colorizer.hints import Hint
 from colorizer.pipeline import colorize_array
 from train import distributed, report
 from train.checkpoint import load_checkpoint, weights
 from train.colorize.config import LOWER_IS_BETTER, ColorizeConfig
-from train.colorize.hints import hint_loss, simulate_hints
+from train.colorize.hints import hint_loss, protocol_hints, simulate_hints
 from train.colorize.losses import ab_histogram, d_loss, g_loss, log_cell_weights, rebalance_weights, weighted_ce
 from train.colorize.metrics import summarise
 from train.colorize.model import PatchDiscriminator, build_colorizer
@@ -35,10 +37,15 @@ from train.predict import torch_predict
 from train.trainer import Trainer
 
 
-def colorize_rgb(net: torch.nn.Module, rgb: np.ndarray, render_size: int = 256) -> np.ndarray:
-    """Colorize an RGB uint8 HxWx3 photo from its luma with `net` (eval mode) through the library's pipeline:
-    RGB uint8 HxWx3, same size."""
-    return colorize_array(torch_predict(net), rgb, render_size, net.size_multiple)
+def colorize_rgb(
+    net: torch.nn.Module, rgb: np.ndarray, render_size: int = 256, hints: Sequence[Hint] = ()
+) -> np.ndarray:
+    """Colorize an RGB uint8 HxWx3 photo from its luma with `net` (eval mode) through the library's pipeline,
+    following colour hints where given (colorizer.hints; a hint-taking net only): RGB uint8 HxWx3, same size."""
+    return colorize_array(torch_predict(net), rgb, render_size, net.size_multiple, hints)
+
+
+VAL_HINTS = 10  # protocol hints per validation photo for a hint-taking network's second set of figures
 
 
 class ColorizeTrainer(Trainer):
@@ -58,6 +65,8 @@ class ColorizeTrainer(Trainer):
         cfg, ctx = self.cfg, self.ctx
         self.kind = cfg.model
         self.takes_hints = bool(cfg.arch_args.get("hint_width"))
+        if self.takes_hints:  # also validated with VAL_HINTS protocol hints per photo
+            self.validation = (*type(self).validation, "val_psnr_hints", "val_hue_hit_hints")
         self.losses = ("ce", "hint", "adv", "d") if cfg.model == "gan" else ("ce", "hint")
         train_files, val_files = split_photos(data_dir, cfg.val_percent)
         self.bank = PhotoBank(train_files[ctx.rank :: ctx.world], cfg.max_short_side, min(cfg.crop_sizes))
@@ -136,11 +145,19 @@ class ColorizeTrainer(Trainer):
     def validate(self, samples: Path) -> tuple[dict, dict]:
         """The averaged network's figures on the validation photos (train.colorize.metrics.summarise) and their
         log row; the first 8 photos as gray | colorized | original in `samples`."""
-        net = self.averaged.eval()
-        preds = [colorize_rgb(net, rgb, self.cfg.render_size) for rgb in self.val]
+        net, size = self.averaged.eval(), self.cfg.render_size
+        preds = [colorize_rgb(net, rgb, size) for rgb in self.val]
         metrics = summarise(preds, self.val)
         report.sample_grid(self.val[:8], preds[:8], samples)
-        return metrics, {f"val_{k}": v for k, v in metrics.items() if k != "n"}
+        row = {f"val_{k}": v for k, v in metrics.items() if k != "n"}
+        if self.takes_hints:
+            hinted = [
+                colorize_rgb(net, rgb, size, protocol_hints(rgb, str(i), VAL_HINTS)) for i, rgb in enumerate(self.val)
+            ]
+            with_hints = summarise(hinted, self.val)
+            metrics["hints"] = {"count": VAL_HINTS} | with_hints
+            row |= {"val_psnr_hints": with_hints["psnr"], "val_hue_hit_hints": with_hints["hue_hit"]}
+        return metrics, row
 
     def score(self, metrics: dict) -> tuple:
         """Sort key of an evaluation, higher is better: first whether it reaches best_min_cf_ratio, then
