@@ -4,12 +4,13 @@
     python -m bench --quick            # one size, one repetition, small references (what the tests run)
 
 Prints the median and spread (min-max) in ms of each stage per size, end-to-end times for each model and
-for both (decoding and encoding excluded), the restoration model's time on the photo's luminance (not part
-of "both": it is optional) and the crack filler's (run before it on cracked prints only), the pipeline's peak
-resident memory (a child process without torch) without restoration, with it, and with the crack filler too, the
-ONNX Runtime version, provider and threads, and references timed in this process: (a) our networks under PyTorch
-eager, (b) the original project's two networks at the full image size under ONNX Runtime, with the speed-up of ours
-over (b) for the same 1024x1024 output.
+for both (decoding and encoding excluded), what 10 colour hints add to a colorizer/2 model's time (paired with
+none), the restoration model's time on the photo's luminance (not part of "both": it is optional) and the crack
+filler's (run before it on cracked prints only), the pipeline's peak resident memory (a child process without
+torch) without restoration, with it, and with the crack filler too, the ONNX Runtime version, provider and
+threads, and references timed in this process: (a) our networks under PyTorch eager, (b) the original project's
+two networks at the full image size under ONNX Runtime, with the speed-up of ours over (b) for the same 1024x1024
+output.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from colorizer.imageio import png_bytes
 from colorizer.merge import table
 from colorizer.pipeline import Photo
 from colorizer.session import MODEL_DIR, session_options
+from train.colorize.hints import protocol_hints
 
 TARGET_BOTH_MS = {512: 50, 2048: 150, 4096: 600}  # square side -> both models end to end
 TARGET_PEAK_MB = {2048: 800, 4096: 2048, 10000: 4096}
@@ -38,6 +40,8 @@ TARGET_MERGE_MS = {2048: 30}
 TARGET_SPEEDUP = 50.0  # ours (both) vs the original project's two networks, 1024x1024
 TARGET_RESTORE_MS = {2048: 1000}  # square side -> the restoration model on the luminance
 TARGET_RESTORE_EXTRA_MB = {2048: 500}  # peak memory with restoration minus without
+HINTS = 10  # colour hints timed against none, for a colorizer/2 model
+TARGET_HINTS_EXTRA = 0.05  # what they may add, as a share of that model's end-to-end time
 
 
 def test_photo(height: int, width: int) -> np.ndarray:
@@ -95,6 +99,12 @@ def stages(
             c.rgb(m.name)
 
     r["end-to-end both"] = t(both, repeat)
+    for m in models:  # a model that takes colour hints: what 10 of them add, paired with no hints on this photo
+        if m.takes_hints:
+            ten = protocol_hints(image, "bench", HINTS)
+            hinted = lambda m=m, ten=ten: m.predict_photo(photo, hints=ten)  # noqa: E731
+            plain = lambda m=m: m.predict_photo(photo)  # noqa: E731
+            r[f"{HINTS} hints, {m.name} (extra)"] = measure.extra_time(hinted, plain, repeat)
     return r
 
 
@@ -177,6 +187,7 @@ def main() -> None:
     results["references"] = refs
     targets = (TARGET_BOTH_MS, TARGET_PEAK_MB, TARGET_MERGE_MS, TARGET_SPEEDUP)
     results["summary"] = measure.summary(results, ref, *targets, TARGET_RESTORE_MS, TARGET_RESTORE_EXTRA_MB)
+    results["summary"] |= measure.hints_summary(results, TARGET_HINTS_EXTRA)
     print(measure.report(results))
     args.json.write_text(json.dumps(results, indent=2))
     print(f"\nwritten to {args.json}")

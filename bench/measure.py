@@ -123,6 +123,23 @@ def summary(
     return out
 
 
+def hints_summary(results: dict, share: float) -> dict:
+    """Per size and hint-taking model: the colour hints' extra time against `share` of its end-to-end time."""
+    out = {}
+    for size, s in results["sizes"].items():
+        for key, extra in s.items():
+            if key.endswith("(extra)") and " hints, " in key:
+                name = key.split(", ")[1].removesuffix(" (extra)")
+                base = s[f"end-to-end {name}"]["median"]
+                ratio = extra["median"] / base
+                verdict_text = "ok" if ratio <= share else "OVER"
+                out[f"{key.split(',')[0]} on {name} {size}"] = (
+                    f"{verdict_text} (+{extra['median']:.1f} ms, {100 * ratio:.1f} % of {base:.0f} ms; "
+                    f"target <= {100 * share:.0f} %)"
+                )
+    return out
+
+
 def report(results: dict) -> str:
     """The environment, references and target summary as text."""
     env = results["env"]

@@ -3,6 +3,7 @@ reference; the speed targets themselves are judged by the full benchmark, not he
 
 import json
 
+import colorizer
 from helpers import run
 
 STAGES = ["decode", "luminance", "resize to render", "model cnn", "model gan", "upsample+merge", "restoration",
@@ -27,3 +28,7 @@ def test_quick_benchmark(tmp_path):
     assert sorted(r["references"]) == REFERENCES and all(v["median"] > 0 for v in r["references"].values())
     assert "both models 512x512" in r["summary"]
     assert "Targets:" in p.stdout and "| model cnn |" in p.stdout
+    for name in ("cnn", "gan"):  # a colorizer/2 model: what 10 hints add, paired with none, and its verdict
+        hinted = colorizer.load(name).takes_hints
+        assert (f"10 hints, {name} (extra)" in stages) == hinted
+        assert (f"10 hints on {name} 512x512" in r["summary"]) == hinted
