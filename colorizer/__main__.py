@@ -2,7 +2,7 @@
 
     python -m colorizer INPUT... -o OUTDIR [--model cnn|gan|both] [--render-size N] [--overwrite]
                         [--saturation S] [--brightness B] [--auto-contrast] [--blend T]
-                        [--restore] [--cracks] [--own-colours]
+                        [--restore] [--cracks] [--own-colours] [--engine local|ray [--address ADDRESS]]
 
 Each INPUT is a file or a folder (read at its top level; files without an image extension are skipped).
 Writes OUTDIR/<input stem>_<model>.png (lossless, sRGB-tagged); with --model both and --blend T also
@@ -20,6 +20,9 @@ all exist is not run again). A file that cannot be read is reported in one line 
 1 if any file failed.
 Every output is written atomically (colorizer.atomic): a run stopped by Ctrl-C (exit status 130) or killed
 leaves complete files only, and the next run removes the temporary files it left and does the rest.
+--engine ray colours the photos on a Ray cluster (colorizer.archive: requirements-archive.txt; a local Ray
+instance on this machine's cores, or the cluster at --address) with the same outputs and exit status, and writes
+OUTDIR/results.csv, a row per input.
 """
 
 from __future__ import annotations
@@ -31,12 +34,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from colorizer.atomic import remove_stale_temps
-from colorizer.compare import compare
-from colorizer.imageio import IMAGE_EXTS, ImageError, open_image, save_png, unique_stems
+from colorizer.batch import DONE, FAILED, SKIPPED, Job, colorize_photo, job_from_args
+from colorizer.imageio import IMAGE_EXTS, unique_stems
 from colorizer.manifest import ManifestError
-from colorizer.model import Model, load
-from colorizer.output import BLEND, OWN, Controls, output_image
-from colorizer.pipeline import SupportsRestore, get_restorer
 from colorizer.session import ContractError
 
 
@@ -70,6 +70,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--restore", action="store_true", help="repair scratches, dust and grain first (restore model)")
     ap.add_argument("--cracks", action="store_true", help="a cracked print: fill its cracks first (implies --restore)")
     ap.add_argument("--own-colours", action="store_true", help="also write <stem>_own.png for photos with colour")
+    ap.add_argument("--engine", choices=["local", "ray"], default="local", help="where the photos are coloured")
+    ap.add_argument("--address", help="--engine ray: the Ray cluster (default: a local instance)")
     args = ap.parse_args(argv)
     if args.render_size is not None and not 16 <= args.render_size <= 4096:
         ap.error("--render-size must be between 16 and 4096")
@@ -77,50 +79,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ap.error("--saturation must be in 0..3 and --brightness in -30..30")
     if args.blend is not None and (args.model != "both" or not 0 <= args.blend <= 1):
         ap.error("--blend needs --model both and a value in 0..1")
+    if args.address and args.engine != "ray":
+        ap.error("--address needs --engine ray")
     return args
 
 
-def colorize_files(
-    files: list[Path], models: list[Model], outdir: Path, args: argparse.Namespace, restorer: SupportsRestore | None
-) -> tuple[int, int, int]:
-    """Write every file's outputs to `outdir`; returns (written, kept, failed) counts of outputs (failed: also
-    unreadable photos). Only the models an output still needs are run."""
-    protected = {f.resolve() for f in files}
-    looks = [m.name for m in models] + [BLEND] * (args.blend is not None) + [OWN] * args.own_colours
-    controls = Controls(args.saturation, args.brightness, args.auto_contrast, args.blend or 0.0)
+def colorize_files(files: list[Path], job: Job, outdir: Path) -> tuple[int, int, int]:
+    """Write every file's outputs to `outdir` (colorizer.batch); returns the counts of outputs written and kept,
+    and of photos that failed or were skipped."""
+    inputs = {f.resolve() for f in files}
     written = kept = failed = 0
     with tqdm(total=len(files), desc="colorizing", unit="photo") as bar:
         for f, stem in zip(files, unique_stems(files)):
             bar.update(1)
-            todo = {}
-            for look in looks:
-                out = outdir / f"{stem}_{look}.png"
-                if out.resolve() in protected:
-                    tqdm.write(f"not written: {out} is one of the inputs", file=sys.stderr)
-                    failed += 1
-                elif out.exists() and not args.overwrite:
-                    kept += 1
-                else:
-                    todo[look] = out
-            if not todo:  # done by an earlier run: no need to read or colorize it again
-                continue
-            needed = [m for m in models if m.name in todo or BLEND in todo]
-            try:
-                result = compare(needed, open_image(f), args.render_size, restorer or False)
-            except ImageError as e:
-                tqdm.write(f"skipped {e}", file=sys.stderr)
-                failed += 1
-                continue
-            for look, out in todo.items():
-                if (made := output_image(result, look, models, controls)) is None:
-                    tqdm.write(f"no own colours for {f}: {result.photo.colour.reason}", file=sys.stderr)
-                    continue
-                try:
-                    save_png(out, *made, args.overwrite)
-                    written += 1
-                except FileExistsError:  # appeared since the check above (another run): still never replaced
-                    kept += 1
+            out = colorize_photo(job, f, str(f), stem, outdir, inputs)
+            failure = {FAILED: [f"skipped {out.error}"], SKIPPED: [out.error]}.get(out.status, [])
+            for line in out.notes + failure:
+                tqdm.write(line, file=sys.stderr)
+            written, kept = written + len(out.written), kept + len(out.kept)
+            failed += out.status != DONE
     return written, kept, failed
+
+
+def on_ray(files: list[Path], args: argparse.Namespace, job: Job, outdir: Path, errors: int) -> int:
+    """The Ray engine (colorizer.archive): the summary line and the CLI's exit status."""
+    from colorizer import archive  # imports Ray: only for this engine
+
+    counts, rate = archive.run(files, args, job, outdir)
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+    print(f"{summary}, {rate:.2f} photos/s; results in {outdir / archive.TABLE}", file=sys.stderr)
+    return 1 if errors or counts[FAILED] or counts[SKIPPED] else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,15 +120,16 @@ def main(argv: list[str] | None = None) -> int:
         for e in errors:
             print(e, file=sys.stderr)
         try:
-            models = [load(n) for n in (["cnn", "gan"] if args.model == "both" else [args.model])]
-            restorer = get_restorer("cracks" if args.cracks else args.restore)
+            job = job_from_args(args)
         except (ManifestError, ContractError, FileNotFoundError) as e:
             print(e, file=sys.stderr)
             return 2
         outdir.mkdir(parents=True, exist_ok=True)
         if stale := remove_stale_temps(outdir):
             print(f"removed {len(stale)} temporary file(s) left in {outdir} by a stopped run", file=sys.stderr)
-        written, kept, failed = colorize_files(files, models, outdir, args, restorer)
+        if args.engine == "ray":
+            return on_ray(files, args, job, outdir, len(errors))
+        written, kept, failed = colorize_files(files, job, outdir)
     except KeyboardInterrupt:  # Ctrl-C: one line, no traceback; every file under a final name is complete
         print(f"interrupted: the outputs in {outdir} are complete; run again to do the rest", file=sys.stderr)
         return 130

@@ -1,0 +1,134 @@
+"""The command line's Ray engine: a whole archive coloured on a Ray cluster with the CLI's own semantics.
+
+    python -m colorizer SRC -o DEST --engine ray [--address ADDRESS] [every flag of the local engine]
+
+The driver lists the photos as the CLI does and names their outputs exactly as the CLI does (unique stems over the
+whole list). Ray Data reads the files (read tasks of READ_CPUS each) and hands them to a pool of actors, one per
+ACTOR_CPUS of the cluster, each of which loads the models once and colours its photos with
+colorizer.batch.colorize_photo, the CLI's own code: the same checks against the library's limits, the same images,
+written atomically under the same names. ONNX Runtime in an actor runs one thread per whole CPU of its share, so
+the read tasks are not starved. COLORIZER_* settings reach the workers.
+Nothing lost, nothing twice: a photo whose outputs exist is not coloured again; a broken or oversized file is a
+row with its reason and the job goes on; an actor that dies is restarted by Ray and its photos redone (Ray Data
+retries the tasks it held). Every input ends as exactly one row of DEST/results.csv: input, status (done, skipped,
+failed), error, seconds, outputs, and the models' versions and sha256. The exit status is the CLI's.
+Local paths only: with --address, SRC and DEST must be on a filesystem every node mounts at the same path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from colorizer.atomic import atomic_write, remove_stale_temps
+from colorizer.batch import DONE, FAILED, SKIPPED, Job, Outcome, colorize_photo, job_from_args
+from colorizer.imageio import unique_stems
+
+ACTOR_CPUS = 0.9  # CPUs each colouring actor reserves: most of a core, leaving room for the read tasks
+READ_CPUS = 0.1  # CPUs a Ray Data read task reserves
+TABLE = "results.csv"
+COLUMNS = ("input", "status", "error", "seconds", "outputs", "written", "models", "models_sha256")
+CRASH_HOOK = "COLORIZER_TEST_CRASH"  # tests only: "N:MARKER": an actor exits after N photos, once (no MARKER yet)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def model_columns(job: Job) -> dict[str, str]:
+    """The models' versions and their files' sha256, as the table's columns."""
+    versions = " ".join(f"{m.name}={m.meta.get('version', m.name)}" for m in job.models)
+    sha = " ".join(f"{m.name}={hashlib.sha256(Path(m.path).read_bytes()).hexdigest()}" for m in job.models)
+    return {"models": versions, "models_sha256": sha}
+
+
+class Colorizer:
+    """The Ray Data actor: loads the models once, then colours each photo of its batches."""
+
+    def __init__(self, args: argparse.Namespace, stems: dict[str, str], outdir: str, inputs: list[str]):
+        threads = max(1, int(ACTOR_CPUS + 0.5))  # ONNX Runtime's threads: the whole CPUs of the actor's share
+        os.environ["COLORIZER_THREADS"] = str(threads)
+        self.job, self.stems, self.outdir = job_from_args(args), stems, Path(outdir)
+        self.inputs = {Path(p) for p in inputs}
+        self.done = 0
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
+        """batch: {"path": [...], "bytes": [...]} from read_binary_files -> the table's rows for those photos."""
+        rows: dict[str, list] = {c: [] for c in COLUMNS[:6]}
+        for path, data in zip(batch["path"], batch["bytes"]):
+            self._crash_hook()
+            name = str(path)
+            try:
+                out = colorize_photo(self.job, bytes(data), name, self.stems[name], self.outdir, self.inputs)
+            except Exception as e:
+                out = Outcome(FAILED, f"{name}: {type(e).__name__}: {e}")
+            self.done += 1
+            row = (name, out.status, out.error, round(out.seconds, 3), json.dumps(out.written + out.kept))
+            for column, value in zip(COLUMNS, (*row, len(out.written))):
+                rows[column].append(value)
+        return rows
+
+    def _crash_hook(self) -> None:
+        """Tests only (CRASH_HOOK): exit this worker process abruptly, once, after N photos."""
+        if hook := os.environ.get(CRASH_HOOK):
+            after, marker = hook.split(":", 1)
+            if self.done >= int(after) and not Path(marker).exists():
+                Path(marker).touch()
+                os._exit(1)
+
+
+def runtime_env() -> dict:
+    """What every worker gets: this package and the shipped models (uploaded by Ray, so a cluster's nodes need
+    only the requirements installed) and the COLORIZER_* settings."""
+    keep = {"colorizer", "onnx_models"}
+    return {
+        "working_dir": str(ROOT),
+        "excludes": [f"/{p.name}" for p in ROOT.iterdir() if p.name not in keep],
+        "env_vars": {k: v for k, v in os.environ.items() if k.startswith("COLORIZER_")},
+    }
+
+
+def write_table(rows: list[dict], path: Path) -> None:
+    """The results table as CSV, written atomically."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, buf.getvalue().encode())
+
+
+def run(files: list[Path], args: argparse.Namespace, job: Job, outdir: Path) -> tuple[dict[str, int], float]:
+    """Colour `files` into `outdir` on Ray (args.address, or a local instance on this machine's cores) as `job`
+    (the driver's, from the same args: every actor makes its own): returns the count of rows per status and the
+    photos per second from the first read to the last row; writes outdir/TABLE."""
+    import ray  # only this engine needs Ray (requirements-archive.txt)
+
+    files = [f.resolve() for f in files]
+    stems = dict(zip(map(str, files), unique_stems(files)))
+    start = time.perf_counter()
+    ray.init(address=args.address, runtime_env=runtime_env(), include_dashboard=False, log_to_driver=False)
+    started = time.perf_counter()
+    print(f"Ray started in {started - start:.1f} s", file=sys.stderr)
+    actors = max(1, int(ray.cluster_resources().get("CPU", 1) / ACTOR_CPUS))
+    reading = {"num_cpus": READ_CPUS}
+    ds = ray.data.read_binary_files(list(stems), include_paths=True, ray_remote_args=reading)
+    fn_args = {"args": args, "stems": stems, "outdir": str(outdir.resolve()), "inputs": list(stems)}
+    ds = ds.map_batches(Colorizer, fn_constructor_kwargs=fn_args, batch_size=1, concurrency=actors, num_cpus=ACTOR_CPUS)
+    rows = {}
+    for row in ds.iter_rows():  # keyed by input: one row per input whatever Ray retried
+        rows[row["input"]] = {c: row[c] for c in COLUMNS[:6]}
+    seconds = time.perf_counter() - started
+    ray.shutdown()
+    remove_stale_temps(outdir)  # what a crashed actor was writing (its photo was redone under the final name)
+    lost = {"status": FAILED, "error": "no result came back from the cluster", "seconds": 0, "outputs": "[]"}
+    extra = model_columns(job)
+    table = [rows.get(str(f), {"input": str(f), **lost, "written": 0}) | extra for f in files]
+    write_table(table, outdir / TABLE)
+    counts = {s: sum(r["status"] == s for r in table) for s in (DONE, SKIPPED, FAILED)}
+    return counts, len(table) / seconds if seconds else 0.0
