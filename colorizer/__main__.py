@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from tqdm import tqdm
@@ -129,14 +130,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"removed {len(stale)} temporary file(s) left in {outdir} by a stopped run", file=sys.stderr)
         if args.engine == "ray":
             return on_ray(files, args, job, outdir, len(errors))
+        start = time.perf_counter()
         written, kept, failed = colorize_files(files, job, outdir)
+        rate = len(files) / max(time.perf_counter() - start, 1e-9)
     except KeyboardInterrupt:  # Ctrl-C: one line, no traceback; every file under a final name is complete
         print(f"interrupted: the outputs in {outdir} are complete; run again to do the rest", file=sys.stderr)
         return 130
     if kept:
         print(f"kept existing outputs: {kept} (use --overwrite to replace them)", file=sys.stderr)
     failed += len(errors)
-    print(f"{written} image(s) written to {outdir}, {failed} failure(s)", file=sys.stderr)
+    print(f"{written} image(s) written to {outdir}, {failed} failure(s), {rate:.2f} photos/s", file=sys.stderr)
     return 1 if failed else 0
 
 

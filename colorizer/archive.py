@@ -13,6 +13,8 @@ row with its reason and the job goes on; an actor that dies is restarted by Ray 
 retries the tasks it held). Every input ends as exactly one row of DEST/results.csv: input, status (done, skipped,
 failed), error, seconds, outputs, and the models' versions and sha256. The exit status is the CLI's.
 Local paths only: with --address, SRC and DEST must be on a filesystem every node mounts at the same path.
+The local instance's workers run at the driver's priority (Ray's default niceness of 15 would let any other
+process on the machine take their cores).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import hashlib
 import io
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -36,7 +39,8 @@ from colorizer.imageio import unique_stems
 ACTOR_CPUS = 0.9  # CPUs each colouring actor reserves: most of a core, leaving room for the read tasks
 READ_CPUS = 0.1  # CPUs a Ray Data read task reserves
 TABLE = "results.csv"
-COLUMNS = ("input", "status", "error", "seconds", "outputs", "written", "models", "models_sha256")
+# A row per input; worker_peak_mb: the peak resident memory of the actor that coloured it, so far
+COLUMNS = ("input", "status", "error", "seconds", "outputs", "written", "worker_peak_mb", "models", "models_sha256")
 CRASH_HOOK = "COLORIZER_TEST_CRASH"  # tests only: "N:MARKER": an actor exits after N photos, once (no MARKER yet)
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +64,7 @@ class Colorizer:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         """batch: {"path": [...], "bytes": [...]} from read_binary_files -> the table's rows for those photos."""
-        rows: dict[str, list] = {c: [] for c in COLUMNS[:6]}
+        rows: dict[str, list] = {c: [] for c in COLUMNS[:7]}
         for path, data in zip(batch["path"], batch["bytes"]):
             self._crash_hook()
             name = str(path)
@@ -69,8 +73,9 @@ class Colorizer:
             except Exception as e:
                 out = Outcome(FAILED, f"{name}: {type(e).__name__}: {e}")
             self.done += 1
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
             row = (name, out.status, out.error, round(out.seconds, 3), json.dumps(out.written + out.kept))
-            for column, value in zip(COLUMNS, (*row, len(out.written))):
+            for column, value in zip(COLUMNS, (*row, len(out.written), round(peak_mb))):
                 rows[column].append(value)
         return rows
 
@@ -112,6 +117,8 @@ def run(files: list[Path], args: argparse.Namespace, job: Job, outdir: Path) -> 
     files = [f.resolve() for f in files]
     stems = dict(zip(map(str, files), unique_stems(files)))
     start = time.perf_counter()
+    if not args.address:  # Ray starts its workers at niceness 15; the local instance's actors are the work itself
+        os.environ.setdefault("RAY_worker_niceness", "0")
     ray.init(address=args.address, runtime_env=runtime_env(), include_dashboard=False, log_to_driver=False)
     started = time.perf_counter()
     print(f"Ray started in {started - start:.1f} s", file=sys.stderr)
@@ -122,13 +129,13 @@ def run(files: list[Path], args: argparse.Namespace, job: Job, outdir: Path) -> 
     ds = ds.map_batches(Colorizer, fn_constructor_kwargs=fn_args, batch_size=1, concurrency=actors, num_cpus=ACTOR_CPUS)
     rows = {}
     for row in ds.iter_rows():  # keyed by input: one row per input whatever Ray retried
-        rows[row["input"]] = {c: row[c] for c in COLUMNS[:6]}
+        rows[row["input"]] = {c: row[c] for c in COLUMNS[:7]}
     seconds = time.perf_counter() - started
     ray.shutdown()
     remove_stale_temps(outdir)  # what a crashed actor was writing (its photo was redone under the final name)
     lost = {"status": FAILED, "error": "no result came back from the cluster", "seconds": 0, "outputs": "[]"}
     extra = model_columns(job)
-    table = [rows.get(str(f), {"input": str(f), **lost, "written": 0}) | extra for f in files]
+    table = [rows.get(str(f), {"input": str(f), **lost, "written": 0, "worker_peak_mb": 0}) | extra for f in files]
     write_table(table, outdir / TABLE)
     counts = {s: sum(r["status"] == s for r in table) for s in (DONE, SKIPPED, FAILED)}
     return counts, len(table) / seconds if seconds else 0.0

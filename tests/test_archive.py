@@ -93,3 +93,15 @@ def test_an_actor_that_crashes_is_restarted_and_every_photo_is_done_once(archive
     for out in outputs:  # complete files only
         with Image.open(out) as im:
             im.load()
+
+
+def test_the_archive_benchmark_prints_both_engines_figures(tmp_path):
+    out = tmp_path / "archive.json"
+    p = subprocess.run([sys.executable, "-m", "bench.archive", "--photos", "3", "--side", "128", "--json", str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-3000:]
+    runs = json.loads(out.read_text())["runs"]
+    assert set(runs) == {"plain", "restored"} and "target >= 0.8x" in p.stdout
+    for r in runs.values():
+        assert r["local"]["photos_per_s"] > 0 and r["ray"]["photos_per_s"] > 0 and r["ray"]["ray_start_s"] > 0
+        assert 50 < r["ray"]["actor_peak_mb"] < 4096
