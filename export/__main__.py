@@ -57,7 +57,8 @@ def metadata(ck: dict) -> dict[str, str]:
         "train_data": ck["train_data"],
         "train_steps": str(ck["step"]),
         "train_seconds": f"{ck['seconds']:.0f}",
-        "train_core_hours": f"{ck.get('cpu_seconds', 0.0) / 3600:.2f}",  # CPU seconds over all threads / 3600
+        # CPU seconds over all threads / 3600, this run's and those of the runs it started from (--init-from)
+        "train_core_hours": f"{(ck.get('cpu_seconds', 0.0) + ck.get('init_cpu_seconds', 0.0)) / 3600:.2f}",
         "train_threads": str(ck["config"].get("threads", 0)),
         "git_commit": ck["git_commit"],
         "val_metrics": json.dumps(ck.get("val_metrics") or {}),

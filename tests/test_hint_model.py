@@ -16,11 +16,9 @@ from train.colorize.model import ColorCNN
 
 
 def hinted_net() -> ColorCNN:
-    """A hint-taking ColorCNN in eval mode whose branch is live: its zero-initialised output layer given weights."""
+    """A hint-taking ColorCNN in eval mode, random weights (its branch starts as a plain multi-scale spread)."""
     torch.manual_seed(0)
-    net = ColorCNN(hint_width=8).eval()
-    torch.nn.init.normal_(net.hints.out.weight, std=0.5)
-    return net
+    return ColorCNN(hint_width=8).eval()
 
 
 def hint_at(n: int, h: int, w: int, y: int, x: int, ab: tuple[float, float]) -> torch.Tensor:
@@ -52,9 +50,8 @@ def test_pooled_hints_keep_a_one_pixel_hint_and_its_colour():
 
 
 def test_the_hint_branch_learns_to_follow_a_hint():
-    """A few steps on the hint loss alone move the output at a hint towards the hint's colour."""
+    """A few steps on the hint loss alone bring the output at a hint closer to the hint's colour."""
     net = hinted_net().train()
-    torch.nn.init.zeros_(net.hints.out.weight)  # as training starts
     lum = torch.full((1, 1, 64, 64), 60.0)
     truth = torch.zeros(1, 2, 64, 64)
     truth[:, 0], truth[:, 1] = 40.0, 30.0  # one flat orange surface

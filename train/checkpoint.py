@@ -42,3 +42,12 @@ def weights(ckpt: dict) -> dict[str, torch.Tensor]:
     """The network's state dict to export, average or build on: the EMA weights where the run kept them, else
     the trained ones."""
     return ckpt.get("ema") or ckpt["model"]
+
+
+def load_matching(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
+    """Load every tensor of `state` whose name and shape the model has; returns the names of the model's
+    tensors left as built (a part the checkpoint's network did not have, e.g. a new hint branch)."""
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(usable, strict=False)
+    return sorted(k for k in own if k not in usable)

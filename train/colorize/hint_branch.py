@@ -1,16 +1,17 @@
 """The part of a colorizer/2 network that follows the user's colour hints (ColorCNN with hint_width > 0).
 
 The automatic colouring is left as it is: the branch predicts a correction that is added to it,
-    ab = automatic ab + upsample_x4(delta),
-where delta [N,2,H/4,W/4] comes from the hints' residuals (the hinted a*b* minus the automatic a*b* at the
-hint), spread by gated convolutions from 1/16 of the input size (where 3 dilated layers reach across a whole
-256 px render) down to 1/4. Every gate is a sigmoid of the decoder's own features at that level, so the image
-says how far a hint's colour runs (up to an edge, over one surface).
-No hints gives exactly the automatic result, by construction: every convolution of the branch is bias-free and
-every activation keeps 0 at 0, so all-zero hint maps give delta == 0 (not merely a small one).
-Why a residual regression, not hints into the classifier: a classification head over ab cells with an annealed
-mean moves little for sparse inputs (two attempts gained +0.00 dB, issue 31), while Zhang et al. (2017) regressed
-the hinted colour; giving the branch the residual lets it start from "paint the difference here".
+    ab = automatic ab + upsample_x4(delta),    delta [N,2,H/4,W/4] in Lab units.
+delta spreads each hint's residual (the hinted a*b* minus the automatic a*b* under it) explicitly, and learns
+only where to apply it. At four scales (1/4, 1/8, 1/16 and 1/32 of the input) the residuals are spread by a
+normalised convolution (a sum-pool, a fixed Gaussian blur, upsampled back to 1/4), and once over the whole
+picture: per cell, the weighted mean residual of the hints around it, their weight, and their mean appearance
+(a learned projection of the decoder's features, and L*). A small network compares each cell's own appearance
+with the hints' at every scale and weighs the scales (a softmax over the five and "none"), so a hint's colour
+runs over its own surface and stops where the picture changes. With zero weights it is a plain multi-scale
+spread: training starts from a working propagation instead of learning one from nothing (a branch that had to
+learn its own propagation gained +0.1 dB from 10 hints after 2,000 steps, where a Gaussian spread gains +2).
+No hints gives exactly the automatic result, by construction: every spread residual is 0 / (0 + EPS) = 0.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-AB_UNIT = 50.0  # the branch reads and writes a*b* / AB_UNIT (|ab| rarely exceeds 100)
+AB_UNIT = 50.0  # residuals are spread as a*b* / AB_UNIT
+LEVELS = (1, 2, 4, 8, 0)  # sum-pool factors from 1/4 of the input: spreads at 1/4, 1/8, 1/16, 1/32; 0: global
+EPS = 1e-3  # weight below which a cell has no hint around it
+BLUR_SIGMA = 1.0  # cells of each level
 
 
 def pool_hints(ab: torch.Tensor, mask: torch.Tensor, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,56 +35,60 @@ def pool_hints(ab: torch.Tensor, mask: torch.Tensor, factor: int) -> tuple[torch
     return mean_ab * hinted, hinted
 
 
-def gated_conv(cin: int, cout: int, dilation: int = 1) -> nn.Conv2d:
-    """A bias-free 3x3 conv with replicate padding: zero in, zero out."""
-    return nn.Conv2d(cin, cout, 3, 1, dilation, dilation=dilation, bias=False, padding_mode="replicate")
+def gaussian_kernel(sigma: float, radius: int = 2) -> torch.Tensor:
+    """A normalised 2-D Gaussian [1,1,2r+1,2r+1]."""
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    k = g[:, None] * g[None, :]
+    return (k / k.sum())[None, None]
 
 
 class HintBranch(nn.Module):
-    """hints + the automatic a*b* at 1/4 + the decoder's features -> the correction delta [N,2,H/4,W/4].
+    """hints, the automatic a*b* and L* at 1/4, and the decoder's 1/4 features -> delta [N,2,H/4,W/4].
 
-    width: the branch's channels. feature_channels (c16, c8, c4): the decoder's channels at 1/16, 1/8, 1/4,
-    read by the gates (1x1 convs with bias: the gates may be open with no hints, their product with a zero
-    hint path is still zero).
+    width: the channels of the learned appearance a hint carries (plus L*); features: the decoder's channels at 1/4.
     """
 
-    INPUTS = 5  # per level: hinted a*b*, mask, residual a*b* (all / AB_UNIT except the mask)
-
-    def __init__(self, width: int, feature_channels: tuple[int, int, int]):
+    def __init__(self, width: int, features: int):
         super().__init__()
-        c16, c8, c4 = feature_channels
-        self.spread16 = nn.ModuleList([gated_conv(self.INPUTS, width)] + [gated_conv(width, width, d) for d in (2, 4)])
-        self.gates16 = nn.ModuleList([nn.Conv2d(c16, width, 1) for _ in self.spread16])
-        self.refine8 = gated_conv(width + self.INPUTS, width)
-        self.gate8 = nn.Conv2d(c8, width, 1)
-        self.refine4 = gated_conv(width + self.INPUTS, width)
-        self.gate4 = nn.Conv2d(c4, width, 1)
-        self.out = nn.Conv2d(width, 2, 1, bias=False)
-        nn.init.zeros_(self.out.weight)  # a new branch starts by changing nothing
+        self.look = nn.Conv2d(features, width, 1)  # each cell's appearance, compared with the hints' nearby
+        per_level = width + 2  # appearance difference (width + L*) and log weight
+        self.score = nn.Sequential(
+            nn.Conv2d(len(LEVELS) * per_level, 32, 3, 1, 1, padding_mode="replicate"),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(32, len(LEVELS) + 1, 1),  # a logit per scale and one for "no correction"
+        )
+        nn.init.zeros_(self.score[-1].weight)  # starts as the plain spread: equal weights
+        nn.init.zeros_(self.score[-1].bias)
+        self.register_buffer("blur", gaussian_kernel(BLUR_SIGMA), persistent=False)
 
-    def forward(
-        self, hints: torch.Tensor, auto4: torch.Tensor, features: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-    ) -> torch.Tensor:
-        """hints [N,3,H,W] (a*, b*, mask at the input size), auto4 [N,2,H/4,W/4] (the automatic a*b* at 1/4)
-        and the decoder's features (x16, x8, x4) -> delta [N,2,H/4,W/4] in Lab units."""
-        x16, x8, x4 = features
+    def spread(self, carried: torch.Tensor, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Quantities summed at the hints [N,C,h,w] (the last channel the mask) -> their normalised convolution at
+        1/factor, back at h x w: [N,C-1,h,w] weighted means and [N,1,h,w] the weight (sum-pooled hints);
+        factor 0: the means over the whole picture (and the count of hinted cells), the same everywhere."""
+        c = carried.shape[1]
+        if factor == 0:
+            total = carried.sum((2, 3), keepdim=True).expand_as(carried)
+            return total[:, :-1] / (total[:, -1:] + EPS), total[:, -1:]
+        pooled = F.avg_pool2d(carried, factor) * factor**2 if factor > 1 else carried  # sums per cell
+        blurred = F.conv2d(pooled, self.blur.expand(c, 1, -1, -1), padding=self.blur.shape[-1] // 2, groups=c)
+        if factor > 1:
+            blurred = F.interpolate(blurred, scale_factor=float(factor), mode="bilinear")
+        weight = blurred[:, -1:]
+        return blurred[:, :-1] / (weight + EPS), weight
+
+    def forward(self, hints: torch.Tensor, auto4: torch.Tensor, lum4: torch.Tensor, x4: torch.Tensor) -> torch.Tensor:
+        """hints [N,3,H,W] (a*, b*, mask at the input size), auto4 [N,2,h,w] (the automatic a*b* at 1/4), lum4
+        [N,1,h,w] (L* at 1/4) and the decoder's features x4 [N,C,h,w] -> delta [N,2,h,w] in Lab units."""
         ab4, mask4 = pool_hints(hints[:, :2], hints[:, 2:], 4)
-        levels = {4: (ab4, mask4)}
-        levels[8] = pool_hints(ab4, mask4, 2)
-        levels[16] = pool_hints(*levels[8], 2)
-
-        def inputs(level: int) -> torch.Tensor:
-            ab, mask = levels[level]
-            auto = auto4 if level == 4 else F.avg_pool2d(auto4, level // 4)
-            return torch.cat([ab / AB_UNIT, mask, (ab - auto) * mask / AB_UNIT], 1)  # [N,5,h,w]
-
-        x = inputs(16)
-        for conv, gate in zip(self.spread16, self.gates16):
-            x = F.relu(conv(x)) * torch.sigmoid(gate(x16))
-        x = F.relu(self.refine8(torch.cat([_up(x), inputs(8)], 1))) * torch.sigmoid(self.gate8(x8))
-        x = F.relu(self.refine4(torch.cat([_up(x), inputs(4)], 1))) * torch.sigmoid(self.gate4(x4))
-        return self.out(x) * AB_UNIT
-
-
-def _up(x: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(x, scale_factor=2.0, mode="bilinear")
+        residual = (ab4 - auto4) * mask4 / AB_UNIT  # [N,2,h,w]
+        look = torch.cat([self.look(x4), lum4 / 50.0 - 1.0], 1)  # [N,width+1,h,w]
+        carried = torch.cat([residual, look * mask4, mask4], 1)
+        residuals, compare = [], []
+        for factor in LEVELS:
+            means, weight = self.spread(carried, factor)
+            residuals.append(means[:, :2])
+            compare += [look - means[:, 2:], torch.log(weight + EPS)]
+        share = torch.softmax(self.score(torch.cat(compare, 1)), 1)  # [N,levels+1,h,w]; the last: none
+        delta = sum(share[:, i : i + 1] * r for i, r in enumerate(residuals))
+        return delta * AB_UNIT

@@ -110,7 +110,7 @@ class ColorCNN(nn.Module):
         self.temperature, self.prior_correction, self.chroma_gain = temperature, prior_correction, chroma_gain
         self.shadow_fade, self.highlight_fade = shadow_fade, highlight_fade
         self.head = nn.Conv2d(w4, BINS * BINS, 1)
-        self.hints = HintBranch(hint_width, (w16, w8, w4)) if hint_width else None
+        self.hints = HintBranch(hint_width, w4) if hint_width else None
         self.folded = False
         # log of the rarity weight each cell had in training (set by the trainer; -inf: never seen).
         self.register_buffer("log_weights", torch.zeros(BINS * BINS))
@@ -131,8 +131,8 @@ class ColorCNN(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """L [N,1,H,W] 0..100 (and, with the hint branch, hints [N,3,H,W]: a*, b* in Lab units and a 0/1 mask)
         -> ab [N,2,H,W] in Lab units. With logits=True (for training): (the cell logits [N,Q,H/4,W/4], ab). In
-        training mode the hint branch's correction is added to a detached automatic ab: the hints' loss trains the
-        branch (and the decoder features its gates read), never the classifier."""
+        training mode the hint branch reads a detached automatic ab and decoder features: the hints' loss trains
+        the branch alone, so the automatic colouring is the cross-entropy's."""
         f4, f8, f16, f32 = self.encoder.features(l_to_encoder_input(lum))
         x16 = self.dec16(torch.cat([_up(f32), f16], 1))  # [N,w16,H/16,W/16]
         x8 = self.dec8(torch.cat([_up(x16), f8], 1))  # [N,w8,H/8,W/8]
@@ -141,10 +141,11 @@ class ColorCNN(nn.Module):
         cells = self.cell_mean(out)  # [N,2,H/4,W/4]
         ab = self.fade(_up4(cells), lum)
         if self.hints is not None and hints is not None:
-            ab4 = self.fade(cells, F.avg_pool2d(lum, 4))
-            if self.training:
-                ab, ab4 = ab.detach(), ab4.detach()
-            ab = ab + _up4(self.hints(hints, ab4, (x16, x8, x4)))
+            lum4 = F.avg_pool2d(lum, 4)
+            ab4 = self.fade(cells, lum4)
+            if self.training:  # the hints' loss trains the branch alone
+                ab, ab4, x4 = ab.detach(), ab4.detach(), x4.detach()
+            ab = ab + _up4(self.hints(hints, ab4, lum4, x4))
         return (out, ab) if logits else ab
 
     def decode(self, out: torch.Tensor, lum: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,7 @@ import torch
 from colorizer.hints import Hint
 from colorizer.pipeline import colorize_array
 from train import distributed, report
-from train.checkpoint import load_checkpoint, weights
+from train.checkpoint import load_checkpoint, load_matching, weights
 from train.colorize.config import LOWER_IS_BETTER, ColorizeConfig
 from train.colorize.hints import hint_loss, protocol_hints, simulate_hints
 from train.colorize.losses import ab_histogram, d_loss, g_loss, log_cell_weights, rebalance_weights, weighted_ce
@@ -78,8 +78,12 @@ class ColorizeTrainer(Trainer):
             self.weights = torch.from_numpy(rebalance_weights(hist, cfg.rebalance)).to(ctx.device)
 
         self.model = build_colorizer(cfg.arch, cfg.arch_args).to(ctx.device)
+        self.init_cpu_seconds = 0.0  # the CPU time of the runs this one started from (init_from's lineage)
         if fresh and cfg.init_from:  # the GAN starts from a trained CNN: its weights, our rarity weights
-            self.model.load_state_dict(weights(load_checkpoint(cfg.init_from)))
+            init = load_checkpoint(cfg.init_from)
+            if new := load_matching(self.model, weights(init)):  # e.g. a hint branch the CNN had not
+                print(f"not in {cfg.init_from}, trained from scratch: {', '.join(new)}")
+            self.init_cpu_seconds = init.get("cpu_seconds", 0.0) + init.get("init_cpu_seconds", 0.0)
         elif fresh:
             self.model.encoder.load_pretrained()  # ImageNet weights from the pinned pip package
         self.model.log_weights.copy_(torch.from_numpy(log_cell_weights(hist, cfg.rebalance)))
@@ -173,20 +177,23 @@ class ColorizeTrainer(Trainer):
         return self.best is None or self.score(metrics) > self.score(self.best)
 
     def state(self) -> dict:
-        """The colorizer's keys: kind, arch, arch_args, render_size, size_multiple (what export reads), and the
-        discriminator with its optimiser (None for the CNN)."""
+        """The colorizer's keys: kind, arch, arch_args, render_size, size_multiple (what export reads),
+        init_cpu_seconds (the CPU time of the runs init_from came from) and the discriminator with its optimiser
+        (None for the CNN)."""
         return {
             "kind": self.cfg.model,
             "arch": self.cfg.arch,
             "arch_args": self.cfg.arch_args,
             "render_size": self.cfg.render_size,
             "size_multiple": self.model.size_multiple,
+            "init_cpu_seconds": self.init_cpu_seconds,
             "disc": self.disc.state_dict() if self.disc else None,
             "opt_d": self.opt_d.state_dict() if self.opt_d else None,
         }
 
     def load_state(self, ck: dict) -> None:
-        """The GAN's discriminator and its optimiser, from a checkpoint of `state`."""
+        """The GAN's discriminator and its optimiser, and the lineage's CPU time, from a checkpoint of `state`."""
+        self.init_cpu_seconds = ck.get("init_cpu_seconds", 0.0)
         if self.disc is not None:
             self.disc.load_state_dict(ck["disc"])
             self.opt_d.load_state_dict(ck["opt_d"])
