@@ -10,6 +10,7 @@ import torch
 import colorizer
 from colorizer.hints import check_hints
 from helpers import run
+from train.checkpoint import load_matching
 from train.colorize.hint_branch import pool_hints
 from train.colorize.hints import MAX_PATCH, PROTOCOL_PATCH, hint_loss, protocol_hints, simulate_hints
 from train.colorize.model import ColorCNN
@@ -137,3 +138,13 @@ def test_evaluate_reports_hint_rows_with_the_baseline(trained, photo_dir, tmp_pa
     # The spread puts each hint's colour at its own cell (ab at render size, rounding aside).
     assert 0 <= results[f"{cnn} + spread, 1 hint"]["hint_dab_median"] < 8
     assert "| median Δab at hints |" in (out / "results.md").read_text()
+
+
+def test_a_hint_network_starts_from_a_plain_cnns_weights_with_a_fresh_branch():
+    torch.manual_seed(1)
+    plain, hinted = ColorCNN(), ColorCNN(hint_width=8)
+    fresh = load_matching(hinted, plain.state_dict())
+    assert fresh and all(name.startswith("hints.") for name in fresh)
+    shared = [k for k in plain.state_dict() if k in hinted.state_dict()]
+    assert len(shared) == len(plain.state_dict())  # the plain network's every tensor, loaded
+    assert all(torch.equal(hinted.state_dict()[k], plain.state_dict()[k]) for k in shared)
