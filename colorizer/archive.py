@@ -115,6 +115,9 @@ def run(files: list[Path], args: argparse.Namespace, job: Job, outdir: Path) -> 
     import ray  # only this engine needs Ray (requirements-archive.txt)
 
     files = [f.resolve() for f in files]
+    if not files:  # nothing to start a cluster for
+        write_table([], outdir / TABLE)
+        return {DONE: 0, SKIPPED: 0, FAILED: 0}, 0.0
     stems = dict(zip(map(str, files), unique_stems(files)))
     start = time.perf_counter()
     if not args.address:  # Ray starts its workers at niceness 15; the local instance's actors are the work itself
