@@ -21,7 +21,7 @@ from torch import nn
 from train.checkpoint import weights
 from train.colorize.bins import BINS, bin_to_ab
 from train.colorize.efficientnet import FEATURE_CHANNELS, EfficientNetLite, freeze_batchnorm
-from train.colorize.hint_branch import HintBranch
+from train.colorize.hint_branch import CELL, HintBranch
 
 AB_SCALE = 100.0  # the discriminator sees ab / AB_SCALE
 # ColorCNN's decoding arguments, chosen after training: python -m train.colorize.tune, python -m export.
@@ -110,7 +110,7 @@ class ColorCNN(nn.Module):
         self.temperature, self.prior_correction, self.chroma_gain = temperature, prior_correction, chroma_gain
         self.shadow_fade, self.highlight_fade = shadow_fade, highlight_fade
         self.head = nn.Conv2d(w4, BINS * BINS, 1)
-        self.hints = HintBranch(hint_width, w4) if hint_width else None
+        self.hints = HintBranch(hint_width, w8) if hint_width else None
         self.folded = False
         # log of the rarity weight each cell had in training (set by the trainer; -inf: never seen).
         self.register_buffer("log_weights", torch.zeros(BINS * BINS))
@@ -140,12 +140,13 @@ class ColorCNN(nn.Module):
         out = self.head(x4)  # [N,Q,H/4,W/4]
         cells = self.cell_mean(out)  # [N,2,H/4,W/4]
         ab = self.fade(_up4(cells), lum)
-        if self.hints is not None and hints is not None:
-            lum4 = F.avg_pool2d(lum, 4)
-            ab4 = self.fade(cells, lum4)
+        if self.hints is not None and hints is not None:  # the branch works at 1/8 (CELL), on the decoder's x8
+            lum8 = F.avg_pool2d(lum, CELL)
+            ab8 = self.fade(F.avg_pool2d(cells, CELL // 4), lum8)
             if self.training:  # the hints' loss trains the branch alone
-                ab, ab4, x4 = ab.detach(), ab4.detach(), x4.detach()
-            ab = ab + _up4(self.hints(hints, ab4, lum4, x4))
+                ab, ab8, x8 = ab.detach(), ab8.detach(), x8.detach()
+            delta = self.hints(hints, ab8, lum8, x8)  # [N,2,H/8,W/8]
+            ab = ab + F.interpolate(delta, scale_factor=float(CELL), mode="bilinear")
         return (out, ab) if logits else ab
 
     def decode(self, out: torch.Tensor, lum: torch.Tensor) -> torch.Tensor:
