@@ -1,9 +1,9 @@
 """The colorizers' product for the training loop (train.trainer.Trainer): their step, validation and state.
 
-CNN: rarity-rebalanced cross-entropy over ab cells; a network with a hint branch (arch_args hint_width > 0) also
-gets simulated colour hints on some crops and a regression loss on those (train.colorize.hints).
-The ImageNet-pretrained encoder is frozen for the first
+CNN: rarity-rebalanced cross-entropy over ab cells. The ImageNet-pretrained encoder is frozen for the first
 `freeze_encoder_steps`, then fine-tuned at encoder_lr_ratio x the decoder's lr (its BatchNorm stays frozen).
+A network with a hint branch (arch_args hint_width > 0) also gets simulated colour hints on some crops and an
+L1 loss on those that trains the branch alone (train.colorize.hints).
 GAN: the CNN trained further (`init_from` a CNN checkpoint; or `pretrain_steps` of the CNN's loss alone, "NoGAN"),
 keeping the cross-entropy as its anchor, plus adv_weight times the hinge adversarial loss from a spectrally
 normalised PatchGAN conditioned on L that sees the decoded ab.
