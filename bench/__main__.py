@@ -32,7 +32,7 @@ from colorizer.imageio import png_bytes
 from colorizer.merge import table
 from colorizer.pipeline import Photo
 from colorizer.session import MODEL_DIR, session_options
-from train.colorize.hints import protocol_hints
+from train.colorize.metrics import protocol_hints  # torch-free: the stages run without torch loaded
 
 TARGET_BOTH_MS = {512: 50, 2048: 150, 4096: 600}  # square side -> both models end to end
 TARGET_PEAK_MB = {2048: 800, 4096: 2048, 10000: 4096}

@@ -12,7 +12,8 @@ from colorizer.hints import check_hints
 from helpers import run
 from train.checkpoint import load_matching
 from train.colorize.hint_branch import pool_hints
-from train.colorize.hints import MAX_PATCH, PROTOCOL_PATCH, hint_loss, protocol_hints, simulate_hints
+from train.colorize.hints import MAX_PATCH, hint_loss, simulate_hints
+from train.colorize.metrics import PROTOCOL_PATCH, protocol_hints
 from train.colorize.model import ColorCNN
 
 

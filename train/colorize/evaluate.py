@@ -14,7 +14,7 @@ the JSON. Writes OUT/results.md, OUT/results.json and OUT/sheet.png (gray | each
 sample). --data is a folder or a text file of paths, one per line, relative ones resolved against --root
 (default: the list file's folder). --limit keeps N evenly spaced photos.
 --hints K ...: each model also colours every photo with K colour hints (colorizer/2 models), placed by the fixed
-protocol of train.colorize.hints.protocol_hints; those rows ("cnn, 10 hints") also report the median |Δab|
+protocol of train.colorize.metrics.protocol_hints; those rows ("cnn, 10 hints") also report the median |Δab|
 between each hint's colour and the output at the hint (hint_dab). --baseline adds, for every model and K > 0,
 the non-learned way to follow hints: the model's automatic colours plus each hint's residual spread by
 colorizer.hints.spread (rows "cnn + spread, K hints"); it works for colorizer/1 models too.
@@ -39,8 +39,7 @@ from colorizer.color import gray_to_rgb, rgb_to_gray, rgb_to_lab
 from colorizer.hints import Hint, check_hints, render_positions, spread
 from colorizer.model import refresh_manifest
 from colorizer.pipeline import Photo
-from train.colorize.hints import protocol_hints
-from train.colorize.metrics import hue_hit_sectors, photo_figures, pool, pooled_hue_counts
+from train.colorize.metrics import hue_hit_sectors, photo_figures, pool, pooled_hue_counts, protocol_hints
 from train.data import evenly_spaced, load_rgb, read_list
 from train.report import image_sheet
 

@@ -1,18 +1,14 @@
-"""Simulated colour hints: for training a colorizer/2 network (with the loss that teaches it to follow them), and
-the fixed protocol python -m train.colorize.evaluate --hints measures with.
+"""Simulated colour hints for training a colorizer/2 network, and the loss that teaches it to follow them.
+(The evaluation's hint protocol is train.colorize.metrics.protocol_hints.)
 
 Hints are simulated as Zhang et al. (2017) did for their user-guided network: a share of the crops get none (so
 the network keeps its automatic colouring), the others a geometric number of square patches (mean MEAN_COUNT)
 of 1..MAX_PATCH px at uniform positions, each patch's colour the mean a*b* of the truth under it. The map has
 the layout the library draws (colorizer.hints.hint_map): a*, b* in Lab units and a 0/1 mask, the later patch
 winning where patches overlap.
-The evaluation protocol places hints as a user might, anywhere: uniform random positions in the full-resolution
-photo, seeded by the file name, each hint's colour the truth's mean over a 5x5 px patch there.
 """
 
 from __future__ import annotations
-
-import zlib
 
 import numpy as np
 import torch
@@ -20,7 +16,6 @@ import torch.nn.functional as F
 
 MEAN_COUNT = 7.0  # mean number of hints on a crop that has any
 MAX_PATCH = 9  # px: patches are 1..MAX_PATCH px square
-PROTOCOL_PATCH = 5  # px: the protocol's hint colour is the truth's mean over this square
 AB_SCALE = 10.0  # the hint loss is in a*b* / AB_SCALE, about the cross-entropy's scale
 
 
@@ -54,18 +49,3 @@ def hint_loss(pred: torch.Tensor, truth: torch.Tensor, hints: torch.Tensor) -> t
     whole = F.l1_loss(pred, truth)
     at_hints = ((pred - hints[:, :2]).abs() * mask).sum() / (2 * mask.sum())
     return (whole + at_hints) / AB_SCALE
-
-
-def protocol_hints(rgb: np.ndarray, name: str, count: int) -> list[tuple[int, int, tuple[int, int, int]]]:
-    """The evaluation's `count` hints for a colour photo RGB uint8 HxWx3 named `name`, as the library takes them:
-    [(x, y, (r, g, b))], uniform positions (seeded by the name, so every run and every model gets the same, and
-    the first k of a longer list are the k-hint set), each colour the mean over PROTOCOL_PATCH px around it."""
-    rng = np.random.default_rng(zlib.crc32(name.encode()))
-    h, w = rgb.shape[:2]
-    hints = []
-    for _ in range(count):  # one hint after another: the first k are the same for every count
-        x, y = int(rng.integers(w)), int(rng.integers(h))
-        r = PROTOCOL_PATCH // 2
-        patch = rgb[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1].reshape(-1, 3)
-        hints.append((x, y, tuple(int(c) for c in np.rint(patch.mean(0)))))
-    return hints

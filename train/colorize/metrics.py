@@ -1,10 +1,13 @@
-"""Image-quality figures shared by training-time validation and the evaluation tool.
+"""Image-quality figures shared by training-time validation and the evaluation tool, and the fixed protocol that
+places colour hints for them (protocol_hints). Torch-free, so that the benchmark can use it too.
 
 All functions take RGB uint8 HxWx3 (sRGB) arrays of equal shape. `summarise` gives a set's figures;
 `photo_figures` and `pool` split it in two, so that one set of per-photo figures can be pooled over subsets.
 """
 
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 from skimage.color import deltaE_ciede2000
@@ -16,6 +19,7 @@ HUE_SECTORS = 6  # sectors of the original's hue angle, 60° each, the first sta
 HUE_TRUE_CHROMA = 20.0  # C* from which an original's pixel is clearly coloured, so that its hue is defined
 HUE_PRED_CHROMA = 10.0  # C* an output needs to show a hue at all: below it, gray with hue noise
 HUE_TOLERANCE = 30.0  # degrees: an output hue within it of the truth is a hit
+PROTOCOL_PATCH = 5  # px: a protocol hint's colour is the truth's mean over this square
 
 
 def psnr(pred: np.ndarray, target: np.ndarray) -> float:
@@ -113,3 +117,19 @@ def pool(figures: list[dict]) -> dict:
 def summarise(preds: list[np.ndarray], targets: list[np.ndarray]) -> dict:
     """The set's figures (see pool) of outputs `preds` against originals `targets`, in the same order."""
     return pool([photo_figures(p, t) for p, t in zip(preds, targets)])
+
+
+def protocol_hints(rgb: np.ndarray, name: str, count: int) -> list[tuple[int, int, tuple[int, int, int]]]:
+    """The evaluation's `count` hints for a colour photo RGB uint8 HxWx3 named `name`, as the library takes them:
+    [(x, y, (r, g, b))], placed as a user might, anywhere: uniform positions (seeded by the name, so every run and
+    every model gets the same, and the first k of a longer list are the k-hint set), each colour the truth's mean
+    over PROTOCOL_PATCH px around it."""
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    h, w = rgb.shape[:2]
+    hints = []
+    for _ in range(count):  # one hint after another: the first k are the same for every count
+        x, y = int(rng.integers(w)), int(rng.integers(h))
+        r = PROTOCOL_PATCH // 2
+        patch = rgb[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1].reshape(-1, 3)
+        hints.append((x, y, tuple(int(c) for c in np.rint(patch.mean(0)))))
+    return hints

@@ -28,9 +28,9 @@ from colorizer.pipeline import colorize_array
 from train import distributed, report
 from train.checkpoint import load_checkpoint, load_matching, weights
 from train.colorize.config import LOWER_IS_BETTER, ColorizeConfig
-from train.colorize.hints import hint_loss, protocol_hints, simulate_hints
+from train.colorize.hints import hint_loss, simulate_hints
 from train.colorize.losses import ab_histogram, d_loss, g_loss, log_cell_weights, rebalance_weights, weighted_ce
-from train.colorize.metrics import summarise
+from train.colorize.metrics import protocol_hints, summarise
 from train.colorize.model import PatchDiscriminator, build_colorizer
 from train.data import PhotoBank, evenly_spaced, load_rgb, split_photos
 from train.predict import torch_predict
