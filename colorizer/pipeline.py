@@ -188,11 +188,16 @@ class Photo:
         photo's pixels, sRGB colour: colorizer.hints), `predict` also gets their map (float32 [1,3,H,W] at the
         padded render size, the padding without hints)."""
         lum, (h, w) = self.model_input(render_size, size_multiple)
-        if not hints:
-            return np.asarray(predict(lum), dtype=np.float32)[0, :, :h, :w]
+        inputs = (lum, self.hint_input(hints, render_size, size_multiple)) if hints else (lum,)
+        return np.asarray(predict(*inputs), dtype=np.float32)[0, :, :h, :w]
+
+    def hint_input(self, hints: Sequence[Hint], render_size: int, size_multiple: int) -> np.ndarray:
+        """The hints' map (colorizer.hints.hint_map) as a colorizer/2 network takes it beside model_input's L:
+        float32 [1,3,H,W] at the padded render size, the padding without hints."""
+        lum, (h, w) = self.model_input(render_size, size_multiple)
         drawn = np.zeros((1, 3, *lum.shape[2:]), np.float32)
         drawn[0, :, :h, :w] = hint_map(hints, *self.gray.shape, (h, w))
-        return np.asarray(predict(lum, drawn), dtype=np.float32)[0, :, :h, :w]
+        return drawn
 
     @functools.cached_property
     def histogram(self) -> np.ndarray:

@@ -32,7 +32,6 @@ import torch
 from skimage import data as skdata
 from torch import nn
 
-from colorizer.hints import hint_map
 from colorizer.model import CONTRACT, HINTS_CONTRACT
 from colorizer.pipeline import Photo
 from export.onnx_file import export_parser, keep_or_remove, max_differences, round_to_float16, write_onnx
@@ -104,14 +103,13 @@ def parity_inputs(ck: dict) -> list[tuple[np.ndarray, ...]]:
         photo = Photo.from_image(image)
         rgb = image if image.ndim == 3 else rng.integers(0, 256, (*image.shape, 3))
         for size in (ck["render_size"], ck["render_size"] // 2 + 40):
-            lum, (h, w) = photo.model_input(size, ck["size_multiple"])
+            lum = photo.model_input(size, ck["size_multiple"])[0]
             if not takes_hints(ck):
                 inputs.append((lum,))
                 continue
             ys, xs = rng.integers(0, image.shape[0], 8), rng.integers(0, image.shape[1], 8)
             hints = [(int(x), int(y), tuple(int(c) for c in rgb[y, x])) for x, y in zip(xs, ys)]
-            drawn = np.zeros((1, 3, *lum.shape[2:]), np.float32)
-            drawn[0, :, :h, :w] = hint_map(hints, *image.shape[:2], (h, w))
+            drawn = photo.hint_input(hints, size, ck["size_multiple"])
             inputs += [(lum, np.zeros_like(drawn)), (lum, drawn)]
     return inputs
 
