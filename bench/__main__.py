@@ -187,7 +187,7 @@ def main() -> None:
     results["references"] = refs
     targets = (TARGET_BOTH_MS, TARGET_PEAK_MB, TARGET_MERGE_MS, TARGET_SPEEDUP)
     results["summary"] = measure.summary(results, ref, *targets, TARGET_RESTORE_MS, TARGET_RESTORE_EXTRA_MB)
-    results["summary"] |= measure.hints_summary(results, TARGET_HINTS_EXTRA)
+    results["summary"] |= measure.hints_summary(results, HINTS, TARGET_HINTS_EXTRA)
     print(measure.report(results))
     args.json.write_text(json.dumps(results, indent=2))
     print(f"\nwritten to {args.json}")
