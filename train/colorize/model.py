@@ -128,19 +128,23 @@ class ColorCNN(nn.Module):
 
     def forward(
         self, lum: torch.Tensor, hints: torch.Tensor | None = None, logits: bool = False
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
         """L [N,1,H,W] 0..100 (and, with the hint branch, hints [N,3,H,W]: a*, b* in Lab units and a 0/1 mask)
-        -> ab [N,2,H,W] in Lab units. With logits=True (for training): (the cell logits [N,Q,H/4,W/4], ab). In
-        training mode the hint branch reads a detached automatic ab and decoder features: the hints' loss trains
-        the branch alone, so the automatic colouring is the cross-entropy's."""
+        -> ab [N,2,H,W] in Lab units. With logits=True (for training): (the cell logits [N,Q,H/4,W/4], the
+        hint-corrected ab, or None without hints, when the automatic ab is not computed at all). In training mode
+        the hint branch reads a detached automatic ab and decoder features: the hints' loss trains the branch
+        alone, so the automatic colouring is the cross-entropy's."""
         f4, f8, f16, f32 = self.encoder.features(l_to_encoder_input(lum))
         x16 = self.dec16(torch.cat([_up(f32), f16], 1))  # [N,w16,H/16,W/16]
         x8 = self.dec8(torch.cat([_up(x16), f8], 1))  # [N,w8,H/8,W/8]
         x4 = self.dec4(torch.cat([_up(x8), f4], 1))  # [N,w4,H/4,W/4]
         out = self.head(x4)  # [N,Q,H/4,W/4]
+        follows = self.hints is not None and hints is not None
+        if logits and not follows:
+            return out, None  # the cross-entropy needs the logits alone
         cells = self.cell_mean(out)  # [N,2,H/4,W/4]
         ab = self.fade(_up4(cells), lum)
-        if self.hints is not None and hints is not None:  # the branch works at 1/8 (CELL), on the decoder's x8
+        if follows:  # the branch works at 1/8 (CELL), on the decoder's x8
             lum8 = F.avg_pool2d(lum, CELL)
             ab8 = self.fade(F.avg_pool2d(cells, CELL // 4), lum8)
             if self.training:  # the hints' loss trains the branch alone

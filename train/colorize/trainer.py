@@ -67,7 +67,7 @@ class ColorizeTrainer(Trainer):
         self.takes_hints = bool(cfg.arch_args.get("hint_width"))
         if self.takes_hints:  # also validated with VAL_HINTS protocol hints per photo
             self.validation = (*type(self).validation, "val_psnr_hints", "val_hue_hit_hints")
-        self.losses = ("ce", "hint", "adv", "d") if cfg.model == "gan" else ("ce", "hint")
+        self.losses = ("ce", *("hint",) * self.takes_hints, *("adv", "d") * (cfg.model == "gan"))
         train_files, val_files = split_photos(data_dir, cfg.val_percent)
         self.bank = PhotoBank(train_files[ctx.rank :: ctx.world], cfg.max_short_side, min(cfg.crop_sizes))
         self.val = [load_rgb(f, cfg.max_short_side) for f in evenly_spaced(val_files, cfg.val_images)]
@@ -123,7 +123,7 @@ class ColorizeTrainer(Trainer):
             cell_logits, hinted = self.net(lum, hints, logits=True)
             loss = weighted_ce(cell_logits, ab, self.weights)
             losses = {"ce": loss.item()}
-            follow = hint_loss(hinted.float(), ab, hints) if hints is not None else None
+            follow = hint_loss(hinted.float(), ab, hints) if hinted is not None else None
             if follow is not None:
                 loss = loss + cfg.hint_weight * follow
                 losses["hint"] = follow.item()
