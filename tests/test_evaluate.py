@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorizer.color import gray_to_l, lab_to_rgb, rgb_to_gray
+from colorizer.color import rgb_to_gray
+from colorizer.pipeline import Photo
 from helpers import ROOT, run
 from train.colorize.evaluate import SHEET_HEIGHT, SUBSET, evaluate, is_imagenet, markdown
 from train.colorize.metrics import summarise
@@ -27,13 +28,17 @@ def mixed_dir(photo_dir, tmp_path_factory):
 
 
 class Tint:
-    """A stand-in colorizer: the input's lightness with one constant warm ab."""
+    """A stand-in colorizer (a Model's predict_photo and colorize): one constant warm ab on the photo's lightness."""
 
-    name = "tint"
+    name, takes_hints, render_size, size_multiple = "tint", False, 64, 8
+
+    def predict_photo(self, photo: Photo, render_size: int | None = None) -> np.ndarray:
+        h, w = photo.model_input(self.render_size, self.size_multiple)[1]
+        return np.broadcast_to(np.float32([10, 20])[:, None, None], (2, h, w)).copy()
 
     def colorize(self, gray: np.ndarray) -> np.ndarray:
-        lum = gray_to_l(gray)
-        return lab_to_rgb(lum, np.broadcast_to(np.float32([10, 20]), (*lum.shape, 2)))
+        photo = Photo.from_image(gray)
+        return photo.render(self.predict_photo(photo))
 
 
 def test_table_keys_and_gray_baseline(mixed_dir, tmp_path):

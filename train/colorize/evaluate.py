@@ -73,21 +73,25 @@ def colorize_all(
 ) -> dict[str, tuple[np.ndarray, float, list[Hint]]]:
     """Per row name, the output RGB uint8 HxWx3 for the gray of one colour photo (RGB uint8 HxWx3, file name
     `name`), its seconds and the hints it was given: 'gray' (the input), each model with each count of protocol
-    hints it takes (0: automatic), and with `baseline` each model's automatic colours plus the spread hints."""
+    hints it takes (0: automatic), and with `baseline` each model's automatic colours plus the spread hints (its
+    seconds: the spread and the render; the network run is the model's own row's)."""
     gray = rgb_to_gray(rgb)
     hints = protocol_hints(rgb, name, max(counts))
+    photo = Photo.from_image(gray)  # luminance and render-size inputs made once for every model and count
     outs = {"gray": (gray_to_rgb(gray), 0.0, [])}
     for m in models:
-        photo = Photo.from_image(gray)
-        for k in counts:
-            if k == 0 or m.takes_hints:
+        t = time.perf_counter()
+        auto = m.predict_photo(photo)  # the automatic colours, also what the baseline spreads from
+        outs[m.name] = (photo.render(auto), time.perf_counter() - t, [])
+        lum, (h, w) = photo.model_input(m.render_size, m.size_multiple)
+        for k in (k for k in counts if k > 0):
+            if m.takes_hints:
                 t = time.perf_counter()
-                out = m.colorize(gray, hints=hints[:k]) if k else m.colorize(gray)
+                out = photo.render(m.predict_photo(photo, hints=hints[:k]))
                 outs[row_name(m.name, k)] = (out, time.perf_counter() - t, hints[:k])
-            if baseline and k > 0:
+            if baseline:
                 t = time.perf_counter()
-                lum, (h, w) = photo.model_input(m.render_size, m.size_multiple)
-                ab = spread(m.predict_photo(photo), lum[0, 0, :h, :w], render_positions(hints[:k], *gray.shape, (h, w)))
+                ab = spread(auto, lum[0, 0, :h, :w], render_positions(hints[:k], *gray.shape, (h, w)))
                 outs[row_name(f"{m.name} + spread", k)] = (photo.render(ab), time.perf_counter() - t, hints[:k])
     return outs
 
