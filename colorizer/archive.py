@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import io
 import json
 import os
@@ -35,6 +34,7 @@ import numpy as np
 from colorizer.atomic import atomic_write, remove_stale_temps
 from colorizer.batch import DONE, FAILED, SKIPPED, Job, Outcome, colorize_photo, job_from_args
 from colorizer.imageio import unique_stems
+from colorizer.manifest import sha256
 
 ACTOR_CPUS = 0.9  # CPUs each colouring actor reserves: most of a core, leaving room for the read tasks
 READ_CPUS = 0.1  # CPUs a Ray Data read task reserves
@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def model_columns(job: Job) -> dict[str, str]:
     """The models' versions and their files' sha256, as the table's columns."""
     versions = " ".join(f"{m.name}={m.meta.get('version', m.name)}" for m in job.models)
-    sha = " ".join(f"{m.name}={hashlib.sha256(Path(m.path).read_bytes()).hexdigest()}" for m in job.models)
+    sha = " ".join(f"{m.name}={sha256(m.path)}" for m in job.models)  # cached: verified shipped files hash once
     return {"models": versions, "models_sha256": sha}
 
 
