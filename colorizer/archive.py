@@ -39,8 +39,11 @@ from colorizer.manifest import sha256
 ACTOR_CPUS = 0.9  # CPUs each colouring actor reserves: most of a core, leaving room for the read tasks
 READ_CPUS = 0.1  # CPUs a Ray Data read task reserves
 TABLE = "results.csv"
-# A row per input; worker_peak_mb: the peak resident memory of the actor that coloured it, so far
-COLUMNS = ("input", "status", "error", "seconds", "outputs", "written", "worker_peak_mb", "models", "models_sha256")
+ACTOR_THREADS = 1  # ONNX Runtime's threads in an actor: the whole CPUs of its ACTOR_CPUS
+# A row per input: what the actor that coloured it returns (worker_peak_mb: that actor's peak resident memory so
+# far), then the models, the same for every row
+ACTOR_COLUMNS = ("input", "status", "error", "seconds", "outputs", "written", "worker_peak_mb")
+COLUMNS = (*ACTOR_COLUMNS, "models", "models_sha256")
 CRASH_HOOK = "COLORIZER_TEST_CRASH"  # tests only: "N:MARKER": an actor exits after N photos, once (no MARKER yet)
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,15 +59,14 @@ class Colorizer:
     """The Ray Data actor: loads the models once, then colours each photo of its batches."""
 
     def __init__(self, args: argparse.Namespace, stems: dict[str, str], outdir: str, inputs: list[str]):
-        threads = max(1, int(ACTOR_CPUS + 0.5))  # ONNX Runtime's threads: the whole CPUs of the actor's share
-        os.environ["COLORIZER_THREADS"] = str(threads)
+        os.environ["COLORIZER_THREADS"] = str(ACTOR_THREADS)
         self.job, self.stems, self.outdir = job_from_args(args), stems, Path(outdir)
         self.inputs = {Path(p) for p in inputs}
         self.done = 0
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         """batch: {"path": [...], "bytes": [...]} from read_binary_files -> the table's rows for those photos."""
-        rows: dict[str, list] = {c: [] for c in COLUMNS[:7]}
+        rows: dict[str, list] = {c: [] for c in ACTOR_COLUMNS}
         for path, data in zip(batch["path"], batch["bytes"]):
             self._crash_hook()
             name = str(path)
@@ -75,7 +77,7 @@ class Colorizer:
             self.done += 1
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
             row = (name, out.status, out.error, round(out.seconds, 3), json.dumps(out.written + out.kept))
-            for column, value in zip(COLUMNS, (*row, len(out.written), round(peak_mb))):
+            for column, value in zip(ACTOR_COLUMNS, (*row, len(out.written), round(peak_mb)), strict=True):
                 rows[column].append(value)
         return rows
 
@@ -132,7 +134,7 @@ def run(files: list[Path], args: argparse.Namespace, job: Job, outdir: Path) -> 
     ds = ds.map_batches(Colorizer, fn_constructor_kwargs=fn_args, batch_size=1, concurrency=actors, num_cpus=ACTOR_CPUS)
     rows = {}
     for row in ds.iter_rows():  # keyed by input: one row per input whatever Ray retried
-        rows[row["input"]] = {c: row[c] for c in COLUMNS[:7]}
+        rows[row["input"]] = {c: row[c] for c in ACTOR_COLUMNS}
     seconds = time.perf_counter() - started
     ray.shutdown()
     remove_stale_temps(outdir)  # what a crashed actor was writing (its photo was redone under the final name)
