@@ -70,27 +70,3 @@ def hint_map(hints: Sequence[Hint], height: int, width: int, size: tuple[int, in
         out[:2, rows, cols] = ab[:, None, None]
         out[2, rows, cols] = 1.0
     return out
-
-
-def spread(
-    ab: np.ndarray, lum: np.ndarray, positions: list[tuple], reach: float = 0.3, l_sigma: float = 6.0
-) -> np.ndarray:
-    """The non-learned way to follow hints: each hint's residual (its ab minus `ab` at its cell) spread over the
-    picture with a Gaussian weight in space (sigma `reach` x the long side) times a Gaussian in L* (sigma
-    `l_sigma`, so the colour stays on the hinted surface), the sum divided by max(1, total weight) so that it never
-    overshoots: at a lone hint's cell the result is the hint's colour.
-
-    ab float32 [2,h,w] (a network's output at the render size), lum float32 [h,w] (L* 0..100 at that size),
-    positions from render_positions -> float32 [2,h,w].
-    """
-    if not positions:
-        return ab
-    h, w = lum.shape
-    ys, xs = np.arange(h, dtype=np.float32)[:, None], np.arange(w, dtype=np.float32)[None, :]
-    two_s2 = 2 * (reach * max(h, w)) ** 2
-    total, shift = np.zeros((h, w), np.float32), np.zeros_like(ab)
-    for cy, cx, target in positions:
-        weight = np.exp(-((ys - cy) ** 2 + (xs - cx) ** 2) / two_s2 - (lum - lum[cy, cx]) ** 2 / (2 * l_sigma**2))
-        total += weight
-        shift += weight * (target - ab[:, cy, cx])[:, None, None]
-    return (ab + shift / np.maximum(1.0, total)).astype(np.float32)

@@ -10,8 +10,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 import colorizer
 from colorizer.color import rgb_to_lab
-from colorizer.hints import MAX_HINTS, check_hints, hint_map, render_positions, spread
+from colorizer.hints import MAX_HINTS, check_hints, hint_map, render_positions
 from colorizer.model import HINTS_CONTRACT
+from train.colorize.metrics import spread
 
 
 @pytest.mark.parametrize(

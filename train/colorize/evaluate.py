@@ -17,7 +17,7 @@ sample). --data is a folder or a text file of paths, one per line, relative ones
 protocol of train.colorize.metrics.protocol_hints; those rows ("cnn, 10 hints") also report the median |Δab|
 between each hint's colour and the output at the hint (hint_dab). --baseline adds, for every model and K > 0,
 the non-learned way to follow hints: the model's automatic colours plus each hint's residual spread by
-colorizer.hints.spread (rows "cnn + spread, K hints"); it works for colorizer/1 models too.
+train.colorize.metrics.spread (rows "cnn + spread, K hints"); it works for colorizer/1 models too.
 --stamp writes each model's figures, the gray baseline's and the data they came from into the model file's
 metadata (eval_metrics): the final validation table travels with the shipped file.
 """
@@ -36,10 +36,10 @@ from tqdm import tqdm
 import colorizer
 from colorizer.atomic import atomic_write
 from colorizer.color import gray_to_rgb, rgb_to_gray, rgb_to_lab
-from colorizer.hints import Hint, check_hints, render_positions, spread
+from colorizer.hints import Hint, check_hints, render_positions
 from colorizer.model import refresh_manifest
 from colorizer.pipeline import Photo
-from train.colorize.metrics import hue_hit_sectors, photo_figures, pool, pooled_hue_counts, protocol_hints
+from train.colorize.metrics import hue_hit_sectors, photo_figures, pool, pooled_hue_counts, protocol_hints, spread
 from train.data import evenly_spaced, load_rgb, read_list
 from train.report import image_sheet
 

@@ -1,5 +1,6 @@
 """Image-quality figures shared by training-time validation and the evaluation tool, and the fixed protocol that
-places colour hints for them (protocol_hints). Torch-free, so that the benchmark can use it too.
+places colour hints for them (protocol_hints), with the non-learned way to follow hints that a hint network is
+measured against (spread). Torch-free, so that the benchmark can use it too.
 
 All functions take RGB uint8 HxWx3 (sRGB) arrays of equal shape. `summarise` gives a set's figures;
 `photo_figures` and `pool` split it in two, so that one set of per-photo figures can be pooled over subsets.
@@ -133,3 +134,27 @@ def protocol_hints(rgb: np.ndarray, name: str, count: int) -> list[tuple[int, in
         patch = rgb[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1].reshape(-1, 3)
         hints.append((x, y, tuple(int(c) for c in np.rint(patch.mean(0)))))
     return hints
+
+
+def spread(
+    ab: np.ndarray, lum: np.ndarray, positions: list[tuple], reach: float = 0.3, l_sigma: float = 6.0
+) -> np.ndarray:
+    """The non-learned way to follow hints: each hint's residual (its ab minus `ab` at its cell) spread over the
+    picture with a Gaussian weight in space (sigma `reach` x the long side) times a Gaussian in L* (sigma
+    `l_sigma`, so the colour stays on the hinted surface), the sum divided by max(1, total weight) so that it never
+    overshoots: at a lone hint's cell the result is the hint's colour.
+
+    ab float32 [2,h,w] (a network's output at the render size), lum float32 [h,w] (L* 0..100 at that size),
+    positions from colorizer.hints.render_positions -> float32 [2,h,w].
+    """
+    if not positions:
+        return ab
+    h, w = lum.shape
+    ys, xs = np.arange(h, dtype=np.float32)[:, None], np.arange(w, dtype=np.float32)[None, :]
+    two_s2 = 2 * (reach * max(h, w)) ** 2
+    total, shift = np.zeros((h, w), np.float32), np.zeros_like(ab)
+    for cy, cx, target in positions:
+        weight = np.exp(-((ys - cy) ** 2 + (xs - cx) ** 2) / two_s2 - (lum - lum[cy, cx]) ** 2 / (2 * l_sigma**2))
+        total += weight
+        shift += weight * (target - ab[:, cy, cx])[:, None, None]
+    return (ab + shift / np.maximum(1.0, total)).astype(np.float32)
