@@ -16,6 +16,7 @@ output.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import platform
@@ -101,9 +102,8 @@ def stages(
     r["end-to-end both"] = t(both, repeat)
     for m in models:  # a model that takes colour hints: what 10 of them add, paired with no hints on this photo
         if m.takes_hints:
-            ten = protocol_hints(image, "bench", HINTS)
-            hinted = lambda m=m, ten=ten: m.predict_photo(photo, hints=ten)  # noqa: E731
-            plain = lambda m=m: m.predict_photo(photo)  # noqa: E731
+            hinted = functools.partial(m.predict_photo, photo, hints=protocol_hints(image, "bench", HINTS))
+            plain = functools.partial(m.predict_photo, photo)
             r[f"{HINTS} hints, {m.name} (extra)"] = measure.extra_time(hinted, plain, repeat)
     return r
 
