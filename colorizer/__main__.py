@@ -34,19 +34,27 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from colorizer import storage
 from colorizer.atomic import remove_stale_temps
 from colorizer.batch import DONE, FAILED, SKIPPED, Job, colorize_photo, job_from_args
 from colorizer.imageio import IMAGE_EXTS, unique_stems
 from colorizer.manifest import ManifestError
 from colorizer.session import ContractError
+from colorizer.storage import Folder, is_uri
 
 
-def collect(inputs: list[str]) -> tuple[list[Path], list[str]]:
-    """Image files named by INPUT arguments (folders at top level, sorted), and errors for missing paths."""
+def collect(inputs: list[str]) -> tuple[list[Path | str], list[str]]:
+    """Image files named by INPUT arguments (folders at top level, sorted; a URI's through pyarrow, as URIs), and
+    errors for missing paths."""
     files, errors = [], []
     for arg in inputs:
         p = Path(arg)
-        if p.is_dir():
+        if is_uri(arg):
+            try:
+                files += storage.list_images(arg)
+            except FileNotFoundError as e:
+                errors.append(str(e))
+        elif p.is_dir():
             files += sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
         elif p.is_file():
             if p.suffix.lower() in IMAGE_EXTS:
@@ -82,13 +90,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ap.error("--blend needs --model both and a value in 0..1")
     if args.address and args.engine != "ray":
         ap.error("--address needs --engine ray")
+    if args.engine != "ray" and any(map(is_uri, [*args.inputs, args.output])):
+        ap.error("inputs or outputs given by URI (scheme://...) need --engine ray")
     return args
 
 
-def colorize_files(files: list[Path], job: Job, outdir: Path) -> tuple[int, int, int]:
+def colorize_files(files: list[Path], job: Job, outdir: Folder) -> tuple[int, int, int]:
     """Write every file's outputs to `outdir` (colorizer.batch); returns the counts of outputs written and kept,
     and of photos that failed or were skipped."""
-    inputs = {f.resolve() for f in files}
+    inputs = {str(f.resolve()) for f in files}
     written = kept = failed = 0
     with tqdm(total=len(files), desc="colorizing", unit="photo") as bar:
         for f, stem in zip(files, unique_stems(files)):
@@ -102,20 +112,20 @@ def colorize_files(files: list[Path], job: Job, outdir: Path) -> tuple[int, int,
     return written, kept, failed
 
 
-def on_ray(files: list[Path], args: argparse.Namespace, job: Job, outdir: Path, errors: int) -> int:
+def on_ray(files: list[Path | str], args: argparse.Namespace, job: Job, outdir: Folder, errors: int) -> int:
     """The Ray engine (colorizer.archive): the summary line and the CLI's exit status."""
     from colorizer import archive  # imports Ray: only for this engine
 
     counts, rate = archive.run(files, args, job, outdir)
     summary = ", ".join(f"{n} {status}" for status, n in counts.items())
-    print(f"{summary}, {rate:.2f} photos/s; results in {outdir / archive.TABLE}", file=sys.stderr)
+    print(f"{summary}, {rate:.2f} photos/s; results in {outdir.path(archive.TABLE)}", file=sys.stderr)
     return 1 if errors or counts[FAILED] or counts[SKIPPED] else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; the exit status (0 ok, 1 a file failed, 2 unusable model or restorer, 130 interrupted)."""
     args = parse_args(argv)
-    outdir = Path(args.output)
+    outdir = Folder(args.output)
     try:
         files, errors = collect(args.inputs)
         for e in errors:
@@ -125,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         except (ManifestError, ContractError, FileNotFoundError) as e:
             print(e, file=sys.stderr)
             return 2
-        outdir.mkdir(parents=True, exist_ok=True)
-        if stale := remove_stale_temps(outdir):
+        outdir.make()
+        if outdir.local and (stale := remove_stale_temps(outdir.where)):
             print(f"removed {len(stale)} temporary file(s) left in {outdir} by a stopped run", file=sys.stderr)
         if args.engine == "ray":
             return on_ray(files, args, job, outdir, len(errors))

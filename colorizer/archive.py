@@ -12,7 +12,8 @@ Nothing lost, nothing twice: a photo whose outputs exist is not coloured again; 
 row with its reason and the job goes on; an actor that dies is restarted by Ray and its photos redone (Ray Data
 retries the tasks it held). Every input ends as exactly one row of DEST/results.csv: input, status (done, skipped,
 failed), error, seconds, outputs, and the models' versions and sha256. The exit status is the CLI's.
-Local paths only: with --address, SRC and DEST must be on a filesystem every node mounts at the same path.
+SRC and DEST are local folders or URIs that pyarrow reads and writes (s3://bucket/prefix, gs://...,
+colorizer.storage). With --address, local paths must be on a filesystem every node mounts at the same path.
 The local instance's workers run at the driver's priority (Ray's default niceness of 15 would let any other
 process on the machine take their cores).
 """
@@ -31,10 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from colorizer.atomic import atomic_write, remove_stale_temps
+from colorizer.atomic import remove_stale_temps
 from colorizer.batch import DONE, FAILED, SKIPPED, Job, Outcome, colorize_photo, job_from_args
 from colorizer.imageio import unique_stems
 from colorizer.manifest import sha256
+from colorizer.storage import Folder, fs_path, is_uri
 
 ACTOR_CPUS = 0.9  # CPUs each colouring actor reserves: most of a core, leaving room for the read tasks
 READ_CPUS = 0.1  # CPUs a Ray Data read task reserves
@@ -58,10 +60,12 @@ def model_columns(job: Job) -> dict[str, str]:
 class Colorizer:
     """The Ray Data actor: loads the models once, then colours each photo of its batches."""
 
-    def __init__(self, args: argparse.Namespace, stems: dict[str, str], outdir: str, inputs: list[str]):
+    def __init__(self, args: argparse.Namespace, names: dict[str, tuple[str, str]], outdir: str):
+        """names: each photo's path as Ray Data gives it back -> (its input name, its outputs' stem); outdir: the
+        output folder (an absolute path or a URI)."""
         os.environ["COLORIZER_THREADS"] = str(ACTOR_THREADS)
-        self.job, self.stems, self.outdir = job_from_args(args), stems, Path(outdir)
-        self.inputs = {Path(p) for p in inputs}
+        self.job, self.names, self.outdir = job_from_args(args), names, Folder(outdir)
+        self.inputs = {name for name, _ in names.values()}
         self.done = 0
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
@@ -69,9 +73,9 @@ class Colorizer:
         rows: dict[str, list] = {c: [] for c in ACTOR_COLUMNS}
         for path, data in zip(batch["path"], batch["bytes"]):
             self._crash_hook()
-            name = str(path)
+            name, stem = self.names[str(path)]
             try:
-                out = colorize_photo(self.job, bytes(data), name, self.stems[name], self.outdir, self.inputs)
+                out = colorize_photo(self.job, bytes(data), name, stem, self.outdir, self.inputs)
             except Exception as e:
                 out = Outcome(FAILED, f"{name}: {type(e).__name__}: {e}")
             self.done += 1
@@ -101,26 +105,27 @@ def runtime_env() -> dict:
     }
 
 
-def write_table(rows: list[dict], path: Path) -> None:
-    """The results table as CSV, written atomically."""
+def write_table(rows: list[dict], outdir: Folder) -> None:
+    """The results table as outdir/TABLE, CSV, written whole (colorizer.storage)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, COLUMNS)
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write(path, buf.getvalue().encode())
+    outdir.write(TABLE, buf.getvalue().encode(), overwrite=True)
 
 
-def run(files: list[Path], args: argparse.Namespace, job: Job, outdir: Path) -> tuple[dict[str, int], float]:
-    """Colour `files` into `outdir` on Ray (args.address, or a local instance on this machine's cores) as `job`
-    (the driver's, from the same args: every actor makes its own): returns the count of rows per status and the
-    photos per second from the first read to the last row; writes outdir/TABLE."""
+def run(files: list[Path | str], args: argparse.Namespace, job: Job, outdir: Folder) -> tuple[dict[str, int], float]:
+    """Colour `files` (local paths or URIs) into `outdir` on Ray (args.address, or a local instance on this
+    machine's cores) as `job` (the driver's, from the same args: every actor makes its own): returns the count of
+    rows per status and the photos per second from the first read to the last row; writes outdir/TABLE."""
     import ray  # only this engine needs Ray (requirements-archive.txt)
 
-    files = [f.resolve() for f in files]
+    files = [f if is_uri(f) else str(Path(f).resolve()) for f in files]
     if not files:  # nothing to start a cluster for
-        write_table([], outdir / TABLE)
+        write_table([], outdir)
         return {DONE: 0, SKIPPED: 0, FAILED: 0}, 0.0
-    stems = dict(zip(map(str, files), unique_stems(files)))
+    stems = unique_stems([Path(f) for f in files])
+    names = {fs_path(f) if is_uri(f) else f: (f, stem) for f, stem in zip(files, stems)}
     start = time.perf_counter()
     if not args.address:  # Ray starts its workers at niceness 15; the local instance's actors are the work itself
         os.environ.setdefault("RAY_worker_niceness", "0")
@@ -129,18 +134,19 @@ def run(files: list[Path], args: argparse.Namespace, job: Job, outdir: Path) -> 
     print(f"Ray started in {started - start:.1f} s", file=sys.stderr)
     actors = max(1, int(ray.cluster_resources().get("CPU", 1) / ACTOR_CPUS))
     reading = {"num_cpus": READ_CPUS}
-    ds = ray.data.read_binary_files(list(stems), include_paths=True, ray_remote_args=reading)
-    fn_args = {"args": args, "stems": stems, "outdir": str(outdir.resolve()), "inputs": list(stems)}
+    ds = ray.data.read_binary_files(files, include_paths=True, ray_remote_args=reading)
+    fn_args = {"args": args, "names": names, "outdir": outdir.absolute()}
     ds = ds.map_batches(Colorizer, fn_constructor_kwargs=fn_args, batch_size=1, concurrency=actors, num_cpus=ACTOR_CPUS)
     rows = {}
     for row in ds.iter_rows():  # keyed by input: one row per input whatever Ray retried
         rows[row["input"]] = {c: row[c] for c in ACTOR_COLUMNS}
     seconds = time.perf_counter() - started
     ray.shutdown()
-    remove_stale_temps(outdir)  # what a crashed actor was writing (its photo was redone under the final name)
+    if outdir.local:  # what a crashed actor was writing (its photo was redone under the final name)
+        remove_stale_temps(outdir.where)
     lost = {"status": FAILED, "error": "no result came back from the cluster", "seconds": 0, "outputs": "[]"}
     extra = model_columns(job)
-    table = [rows.get(str(f), {"input": str(f), **lost, "written": 0, "worker_peak_mb": 0}) | extra for f in files]
-    write_table(table, outdir / TABLE)
+    table = [rows.get(f, {"input": f, **lost, "written": 0, "worker_peak_mb": 0}) | extra for f in files]
+    write_table(table, outdir)
     counts = {s: sum(r["status"] == s for r in table) for s in (DONE, SKIPPED, FAILED)}
     return counts, len(table) / seconds if seconds else 0.0

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from colorizer.compare import compare
-from colorizer.imageio import ImageError, open_image, save_png
+from colorizer.imageio import ImageError, open_image, png_bytes
 from colorizer.model import Model, load
 from colorizer.output import BLEND, OWN, Controls, output_image
 from colorizer.pipeline import SupportsRestore, get_restorer
+from colorizer.storage import Folder
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 
@@ -71,21 +72,21 @@ class Outcome:
     seconds: float = 0.0
 
 
-def colorize_photo(job: Job, source: Path | bytes, name: str, stem: str, outdir: Path, inputs: set[Path]) -> Outcome:
+def colorize_photo(job: Job, source: Path | bytes, name: str, stem: str, outdir: Folder, inputs: set[str]) -> Outcome:
     """Make the outputs one photo still needs. source: its file, or the file's bytes (named `name` in messages);
-    stem: its outputs' stem (colorizer.imageio.unique_stems over the whole batch); inputs: the batch's input files,
-    resolved, which are never written over. A file that cannot be read is an Outcome with status failed, never an
-    exception; an error of the model or the disk is raised."""
+    stem: its outputs' stem (colorizer.imageio.unique_stems over the whole batch); inputs: the batch's input files
+    as Folder.key gives them (resolved paths, or URIs), which are never written over. A file that cannot be read is
+    an Outcome with status failed, never an exception; an error of the model or the disk is raised."""
     start, out = time.perf_counter(), Outcome()
     todo = {}
     for look in job.looks:
-        path = outdir / f"{stem}_{look}.png"
-        if path.resolve() in inputs:
-            out.status, out.error = SKIPPED, f"not written: {path} is one of the inputs"
-        elif path.exists() and not job.overwrite:
-            out.kept.append(str(path))
+        file = f"{stem}_{look}.png"
+        if outdir.key(file) in inputs:
+            out.status, out.error = SKIPPED, f"not written: {outdir.path(file)} is one of the inputs"
+        elif not job.overwrite and outdir.exists(file):
+            out.kept.append(outdir.path(file))
         else:
-            todo[look] = path
+            todo[look] = file
     if todo:  # else done by an earlier run: no need to read or colour it again
         needed = [m for m in job.models if m.name in todo or BLEND in todo]
         try:
@@ -93,14 +94,14 @@ def colorize_photo(job: Job, source: Path | bytes, name: str, stem: str, outdir:
         except ImageError as e:
             return Outcome(FAILED, f"{name}: {e.reason}", seconds=time.perf_counter() - start)
         result = compare(needed, image, job.render_size, job.restorer or False)
-        for look, path in todo.items():
+        for look, file in todo.items():
             if (made := output_image(result, look, job.models, job.controls)) is None:
                 out.notes.append(f"no own colours for {name}: {result.photo.colour.reason}")
                 continue
             try:
-                save_png(path, *made, job.overwrite)
-                out.written.append(str(path))
+                outdir.write(file, png_bytes(*made), job.overwrite)
+                out.written.append(outdir.path(file))
             except FileExistsError:  # appeared since the check above (another run): still never replaced
-                out.kept.append(str(path))
+                out.kept.append(outdir.path(file))
     out.seconds = time.perf_counter() - start
     return out

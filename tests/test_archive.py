@@ -4,6 +4,7 @@ input, a rerun that writes nothing, and an actor that crashes mid-run."""
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zlib
@@ -93,6 +94,28 @@ def test_an_actor_that_crashes_is_restarted_and_every_photo_is_done_once(archive
     for out in outputs:  # complete files only
         with Image.open(out) as im:
             im.load()
+
+
+def test_src_and_dest_given_as_uris_are_read_and_written_through_pyarrow(archive, tmp_path):
+    src, local, dest = tmp_path / "src", tmp_path / "local", tmp_path / "ray"
+    src.mkdir()
+    names = ["photo_01.jpg", "photo_02.png", "photo_03.jpg", "truncated.jpg"]
+    for name in names:
+        shutil.copy(archive / name, src / name)
+    assert colorize(src, local, "--model", "cnn").returncode == 1
+    p = colorize(src.as_uri(), dest.as_uri(), "--model", "cnn", "--engine", "ray")
+    assert p.returncode == 1 and "3 done, 0 skipped, 1 failed" in p.stderr, p.stderr[-3000:]
+    assert f"results in {dest.as_uri()}/results.csv" in p.stderr
+    expected, made = pngs(local), pngs(dest)
+    assert len(expected) == 3 and expected.keys() == made.keys()
+    assert all(np.array_equal(expected[k], v) for k, v in made.items())
+    rows = {r["input"]: r for r in table(dest)}
+    assert rows.keys() == {(src / n).as_uri() for n in names}  # the inputs named as given: URIs
+    assert json.loads(rows[(src / "photo_01.jpg").as_uri()]["outputs"]) == [f"{dest.as_uri()}/photo_01_cnn.png"]
+    assert rows[(src / "truncated.jpg").as_uri()]["status"] == "failed"
+    assert not list(dest.glob(".*.tmp"))  # written under a temporary name, then moved into place
+    p = colorize(f"{src.as_uri()}/missing", dest.as_uri(), "--engine", "ray")
+    assert p.returncode == 1 and "missing: no such file or folder" in p.stderr
 
 
 def test_the_archive_benchmark_prints_both_engines_figures(tmp_path):

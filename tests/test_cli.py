@@ -103,6 +103,8 @@ def test_blend_and_colour_controls(cli, tmp_path):
         assert "50% CNN / 50% GAN" in im.info["Description"]
     assert np.abs(rgb[..., 0] - rgb[..., 2]).max() <= 1  # saturation 0: gray
     assert cli(src, "-o", out, "--model", "gan", "--blend", "0.5").returncode == 2  # blend needs both
+    p = cli(src.as_uri(), "-o", out, "--model", "gan")  # URIs are for the Ray engine (tests/test_archive.py)
+    assert p.returncode == 2 and "need --engine ray" in p.stderr
 
 
 def test_enhancement_flags_give_what_the_api_gives(cli, tmp_path):
