@@ -11,7 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 import colorizer
 from colorizer.color import rgb_to_lab
 from colorizer.hints import MAX_HINTS, check_hints, hint_map, render_positions
-from colorizer.model import HINTS_CONTRACT
+from colorizer.model import CONTRACT, HINTS_CONTRACT
 from train.colorize.metrics import spread
 
 
@@ -61,19 +61,26 @@ def test_the_spread_reaches_the_hint_stays_on_its_surface_and_never_overshoots()
     assert spread(ab, lum, []) is ab
 
 
-def hints_model(path: Path) -> Path:
-    """A colorizer/2 file whose ab is the hint map's a*, b* (plus 0 x L): what follows its hints exactly."""
+def hints_model(path: Path, takes_hints: bool = True) -> Path:
+    """A colorizer/2 file whose ab is the hint map's a*, b* (plus 0 x L): what follows its hints exactly; or, with
+    takes_hints=False, a colorizer/1 file named 'plain' whose ab is 0 x L (no colour)."""
     lum = helper.make_tensor_value_info("L", TensorProto.FLOAT, ["N", 1, "H", "W"])
     hints = helper.make_tensor_value_info("hints", TensorProto.FLOAT, ["N", 3, "H", "W"])
     ab = helper.make_tensor_value_info("ab", TensorProto.FLOAT, ["N", 2, "H", "W"])
     consts = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in (("s", [0]), ("e", [2]), ("ax", [1]))]
     consts.append(numpy_helper.from_array(np.zeros(1, np.float32), "zero"))
-    nodes = [helper.make_node("Slice", ["hints", "s", "e", "ax"], ["hint_ab"]),
-             helper.make_node("Mul", ["L", "zero"], ["nothing"]),
-             helper.make_node("Add", ["hint_ab", "nothing"], ["ab"])]  # fmt: skip
-    graph = helper.make_graph(nodes, "follow_hints", [lum, hints], [ab], consts)
+    if takes_hints:
+        nodes = [helper.make_node("Slice", ["hints", "s", "e", "ax"], ["hint_ab"]),
+                 helper.make_node("Mul", ["L", "zero"], ["nothing"]),
+                 helper.make_node("Add", ["hint_ab", "nothing"], ["ab"])]  # fmt: skip
+        inputs, contract, kind = [lum, hints], HINTS_CONTRACT, "cnn"
+    else:
+        nodes = [helper.make_node("Mul", ["L", "zero"], ["nothing"]),
+                 helper.make_node("Concat", ["nothing", "nothing"], ["ab"], axis=1)]  # fmt: skip
+        inputs, contract, kind = [lum], CONTRACT, "gan"
+    graph = helper.make_graph(nodes, "follow_hints", inputs, [ab], consts)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    meta = {"contract": HINTS_CONTRACT, "kind": "cnn", "render_size": "64", "size_multiple": "8", "version": "t"}
+    meta = {"contract": contract, "kind": kind, "render_size": "64", "size_multiple": "8", "version": "t"}
     for k, v in meta.items():
         model.metadata_props.add(key=k, value=v)
     onnx.save(model, path)
@@ -95,14 +102,15 @@ def test_a_colorizer_2_model_follows_hints_keeping_the_photos_luminance(tmp_path
 
 
 def test_hints_for_a_colorizer_1_model_are_refused_naming_its_file(tmp_path):
-    cnn, follower = colorizer.load("cnn"), colorizer.load(hints_model(tmp_path / "hints.onnx"))
+    plain = colorizer.load(hints_model(tmp_path / "plain.onnx", takes_hints=False))
+    follower = colorizer.load(hints_model(tmp_path / "hints.onnx"))
     gray, hint = np.full((40, 50), 100, np.uint8), [(10, 10, (200, 0, 0))]
-    with pytest.raises(ValueError, match=r"cnn\.onnx: a colorizer/1 model takes no colour hints"):
-        cnn.colorize(gray, hints=hint)
-    with pytest.raises(ValueError, match=r"cnn\.onnx: a colorizer/1 model takes no colour hints"):
-        colorizer.compare([follower, cnn], gray, hints=hint)
-    both = colorizer.compare([follower, cnn], gray)  # without hints both run as before
-    assert set(both.ab) == {"cnn", "hints"}
+    with pytest.raises(ValueError, match=r"plain\.onnx: a colorizer/1 model takes no colour hints"):
+        plain.colorize(gray, hints=hint)
+    with pytest.raises(ValueError, match=r"plain\.onnx: a colorizer/1 model takes no colour hints"):
+        colorizer.compare([follower, plain], gray, hints=hint)
+    both = colorizer.compare([follower, plain], gray)  # without hints both run as before
+    assert set(both.ab) == {"plain", "hints"}
 
 
 def test_new_hints_reuse_the_restored_photo(tmp_path):
