@@ -29,9 +29,9 @@ OPEN_PICKER = """() => {  // open the colour picker's dialog, unless it is open 
 
 def full_resolution(index: tuple[int, int], shown: tuple[int, int], full: tuple[int, int]) -> tuple[int, int]:
     """A click at `index` = (x, y) in the pixels of the image the page shows, `shown` = (height, width) px, -> the
-    same spot (x, y) in the photo's full-resolution pixels, `full` = (height, width): the pixel the click's centre
-    falls in."""
-    x, y = ((v + 0.5) * f / s for v, f, s in zip(index, full[::-1], shown[::-1]))
+    same spot (x, y) in the photo's full-resolution pixels, `full` = (height, width). Gradio rounds the click's
+    position to the nearest whole pixel: index x is a click within half a pixel of position x."""
+    x, y = (v * f / s for v, f, s in zip(index, full[::-1], shown[::-1]))
     return min(full[1] - 1, int(x)), min(full[0] - 1, int(y))
 
 

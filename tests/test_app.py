@@ -314,10 +314,10 @@ def test_the_app_saves_what_the_cli_saves(handlers, scratched, tmp_path):
 def test_a_click_on_the_preview_lands_on_the_same_spot_of_the_full_photo():
     from demo.hinting import full_resolution
 
-    assert full_resolution((0, 0), (120, 160), (300, 400)) == (1, 1)  # its centre: 1.25 px of the full photo
-    assert full_resolution((159, 119), (120, 160), (300, 400)) == (398, 298)  # 398.75: within the photo
-    assert full_resolution((159, 119), (120, 160), (301, 401)) == (399, 299)
-    assert full_resolution((80, 60), (120, 160), (300, 400)) == (201, 151)  # the centre of preview pixel 80
+    assert full_resolution((0, 0), (120, 160), (300, 400)) == (0, 0)
+    assert full_resolution((80, 60), (120, 160), (300, 400)) == (200, 150)  # the middle: the middle
+    assert full_resolution((159, 119), (120, 160), (300, 400)) == (397, 297)  # 397.5: the position, not its pixel's
+    assert full_resolution((160, 120), (120, 160), (300, 400)) == (399, 299)  # the far edge: still inside
     assert full_resolution((80, 60), (300, 400), (300, 400)) == (80, 60)  # no preview: as clicked
 
 
