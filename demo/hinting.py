@@ -21,6 +21,7 @@ HOWTO = (
     "colour it has now) and press **Add hint**: both models re-colour the photo around it. Untick a hint to remove it."
 )
 NO_SPOT = "No spot picked: click the blend image."
+PAGE_OUTPUTS = 8  # Handlers.colorize_page's; the hint events add the hints, their list, the spot and its line
 OPEN_PICKER = """() => {  // open the colour picker's dialog, unless it is open already
     const picker = document.querySelector("#hint-colour");
     if (picker && !picker.querySelector(".color-picker")) picker.querySelector("button.dialog-button")?.click();
@@ -70,7 +71,7 @@ class HintEvents:
         """Add a hint at the picked spot with the picker's colour ("#rrggbb") and re-colour."""
         if spot is None:
             gr.Warning("Click a spot on the blend image first.")
-            return tuple(gr.skip() for _ in range(12))
+            return tuple(gr.skip() for _ in range(PAGE_OUTPUTS + 4))
         return self.recolour([*hints, {"x": spot[0], "y": spot[1], "color": colour}], photo, *controls)
 
     def keep(self, kept: list[int], hints: list, photo: str, *controls) -> tuple:
@@ -80,7 +81,7 @@ class HintEvents:
     def clear(self, photo: str | None, *controls) -> tuple:
         """Remove every hint and re-colour (nothing to re-colour without a photo)."""
         if not photo:
-            return *(gr.skip() for _ in range(8)), [], hint_list([]), None, NO_SPOT
+            return *(gr.skip() for _ in range(PAGE_OUTPUTS)), [], hint_list([]), None, NO_SPOT
         return self.recolour([], photo, *controls)
 
     def recolour(self, hints: list, photo: str, *controls) -> tuple:
@@ -94,9 +95,9 @@ class HintPanel:
     """The hint controls, made where they are shown (under the blend image), and their events (wire)."""
 
     def __init__(self, h: Handlers):
-        self.events = HintEvents(h)
+        self.events, self.shown = HintEvents(h), h.takes_hints
         self.hints, self.spot = gr.State([]), gr.State(None)  # the JSON form; (x, y) at full resolution or None
-        with gr.Group(visible=h.takes_hints):  # colorizer/1 models take no hints
+        with gr.Group(visible=self.shown):  # colorizer/1 models take no hints
             gr.Markdown(HOWTO)
             self.picked = gr.Markdown(NO_SPOT)
             with gr.Row():
@@ -107,7 +108,10 @@ class HintPanel:
 
     def wire(self, photo: gr.Image, controls: list, blended: gr.Image, outputs: list) -> gr.State:
         """The events: a click on `blended` picks a spot; adding, unticking and clearing re-colour into `outputs`
-        (Handlers.colorize_page's). Returns the hints' gr.State, which every page request of the photo must send."""
+        (Handlers.colorize_page's). Returns the hints' gr.State, which every page request of the photo must send
+        (always empty, and no event wired, when the panel is hidden)."""
+        if not self.shown:
+            return self.hints
         ev, private = self.events, {"api_name": False, "concurrency_id": "inference"}
         after = [*outputs, self.hints, self.listed, self.spot, self.picked]
         pick = blended.select(ev.pick, [photo, blended, self.hints, *controls], [self.spot, self.picker, self.picked],

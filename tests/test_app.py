@@ -328,7 +328,8 @@ def test_hints_rerun_the_models_only_and_the_controls_rerender_from_the_cache(ha
     from demo.cache import PredictionCache, predict
     from demo.hinting import HintEvents
 
-    path, _ = scratched
+    path = scratched[0].with_suffix(".tif")  # a format the browser cannot show: clicked on its preview
+    Image.open(scratched[0]).save(path)
     cache, spot = PredictionCache(), [(100, 80, BLUE)]
     plain = predict(cache, handlers.models, str(path), 256, handlers.restorer)
     hinted = predict(cache, handlers.models, str(path), 320, handlers.restorer, spot)
