@@ -11,6 +11,8 @@ at once; default 1, which is fastest on a 2-core machine since ONNX Runtime alre
 COLORIZER_PREVIEW_SIDE (long side of the images shown on the page, default 1600 px; the API and the downloads
 are always full resolution).
 With `gradio[mcp]` installed the `colorize`, `restoration` and `colorize_batch` endpoints are also MCP tools.
+`colorize` takes colour hints (JSON, colorizer.hints.parse_hints) as its last input; the page places them with clicks
+on the blend image (demo.hinting).
 """
 
 from __future__ import annotations
