@@ -2,7 +2,8 @@
 
     python -m colorizer INPUT... -o OUTDIR [--model cnn|gan|both] [--render-size N] [--overwrite]
                         [--saturation S] [--brightness B] [--auto-contrast] [--blend T]
-                        [--restore] [--cracks] [--own-colours] [--engine local|ray [--address ADDRESS]]
+                        [--restore] [--cracks] [--own-colours] [--hints FILE.json]
+                        [--engine local|ray [--address ADDRESS]]
 
 Each INPUT is a file or a folder (read at its top level; files without an image extension are skipped).
 Writes OUTDIR/<input stem>_<model>.png (lossless, sRGB-tagged); with --model both and --blend T also
@@ -15,6 +16,14 @@ takes some thin light lines of a picture for cracks.
 --own-colours also writes <stem>_own.png for a photo that still carries real colour (a faded colour print, a
 colour scan): its own colours restored by white balance, de-fading and auto-contrast, no model; a black-and-white
 or toned photo is named with the reason and gets none.
+--hints FILE.json steers the colour with colour hints (a colorizer/2 model): a JSON list of
+{"x": .., "y": .., "color": "#rrggbb"} (x, y in the photo's full-resolution pixels) for a single input, or an object
+mapping file names (as in the folder, without folders) to such lists; a photo the file does not name gets none.
+A photo whose hints cannot be used (a bad list or hint, a position outside the photo) is named with the file and the
+reason and fails; the others are coloured. A file that cannot be read at all (missing, not JSON, neither a list nor
+an object) leaves no photo's hints known, so every photo fails with that reason: coloured without their hints,
+they would leave outputs that a run with the file fixed keeps. Saved PNGs say how many hints were used. Existing
+outputs of a photo are kept as without hints: give --overwrite after changing its hints.
 Inputs are never written over and existing outputs are kept unless --overwrite is given (a photo whose outputs
 all exist is not run again). A file that cannot be read is reported in one line and skipped; the exit status is
 1 if any file failed.
@@ -36,7 +45,7 @@ from tqdm import tqdm
 
 from colorizer import storage
 from colorizer.atomic import remove_stale_temps
-from colorizer.batch import DONE, FAILED, SKIPPED, Job, colorize_photo, job_from_args
+from colorizer.batch import ANY, DONE, FAILED, SKIPPED, Job, colorize_photo, job_from_args
 from colorizer.imageio import IMAGE_EXTS, unique_stems
 from colorizer.manifest import ManifestError
 from colorizer.session import ContractError
@@ -79,6 +88,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--restore", action="store_true", help="repair scratches, dust and grain first (restore model)")
     ap.add_argument("--cracks", action="store_true", help="a cracked print: fill its cracks first (implies --restore)")
     ap.add_argument("--own-colours", action="store_true", help="also write <stem>_own.png for photos with colour")
+    ap.add_argument("--hints", metavar="FILE.json", help="colour hints: a list, or file names -> lists (see above)")
     ap.add_argument("--engine", choices=["local", "ray"], default="local", help="where the photos are coloured")
     ap.add_argument("--address", help="--engine ray: the Ray cluster (default: a local instance)")
     args = ap.parse_args(argv)
@@ -92,7 +102,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ap.error("--address needs --engine ray")
     if args.engine != "ray" and any(map(is_uri, [*args.inputs, args.output])):
         ap.error("inputs or outputs given by URI (scheme://...) need --engine ray")
+    if args.hints:  # absolute: the Ray engine's actors read it from another working folder
+        args.hints = str(Path(args.hints).absolute())
     return args
+
+
+def hint_problems(job: Job, files: list[Path | str]) -> tuple[str, list[str]]:
+    """What is wrong with the hints file for the whole run: (an error that stops it, "" if none: one list of hints for
+    several photos; warnings: names that match no input, as a typo leaves a photo without its hints)."""
+    if job.hints is None or job.hints.error:  # a file that cannot be read fails every photo (colorize_photo)
+        return "", []
+    if ANY in job.hints.hints and len(files) > 1:
+        error = f"{job.hints.path} holds one list of hints, for a single input; {len(files)} photos are given"
+        return error + ": map each file name to its list", []
+    names = {Path(f).name for f in files}
+    unknown = [n for n in job.hints.hints if n is not ANY and n not in names]
+    return "", [f"{job.hints.path}: no input is named {n!r}" for n in unknown]
 
 
 def colorize_files(files: list[Path], job: Job, outdir: Folder) -> tuple[int, int, int]:
@@ -134,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
             job = job_from_args(args)
         except (ManifestError, ContractError, FileNotFoundError) as e:
             print(e, file=sys.stderr)
+            return 2
+        error, warnings = hint_problems(job, files)
+        for line in [*warnings, error] if error else warnings:
+            print(line, file=sys.stderr)
+        if error:
             return 2
         outdir.make()
         if outdir.local and (stale := remove_stale_temps(outdir.where)):

@@ -20,11 +20,13 @@ class Comparison:
              (photo.colour says whether it carries real colour; photo.own_colours() restores them)
     ab       model name -> predicted ab float32 [2,h,w] at the render size, padding cropped (Lab units)
     seconds  model name -> seconds spent in that model's inference; "restore" -> the restorer's, if one ran
+    hints    the colour hints the models followed (colorizer.hints; empty: none)
     """
 
     photo: Photo
     ab: dict[str, np.ndarray]
     seconds: dict[str, float]
+    hints: tuple[Hint, ...] = ()
 
     def rgb(
         self, name: str, saturation: float = 1.0, brightness: float = 0.0, auto_contrast: bool = False
@@ -66,4 +68,4 @@ def compare(
     ab = {}
     for m in models:
         ab[m.name], seconds[m.name] = timed(m.predict_photo, photo, render_size, hints)
-    return Comparison(photo, ab, seconds)
+    return Comparison(photo, ab, seconds, tuple(hints))

@@ -2,8 +2,9 @@
 
 A photo's results, or looks: a model's name ('cnn', 'gan'), 'blend' (the CNN's colour mixed with the GAN's) and
 'own' (a colour photo's own colours restored, no model). Each is rendered from a Comparison with the user's
-Controls, and carries text saying what made it: the software, the model(s) and their versions, and whether the
-luminance was repaired first. Encoding is left to the caller (colorizer.imageio: png_bytes or fast_png_bytes).
+Controls, and carries text saying what made it: the software, the model(s) and their versions, whether the
+luminance was repaired first, and how many colour hints the models followed. Encoding is left to the caller
+(colorizer.imageio: png_bytes or fast_png_bytes).
 """
 
 from __future__ import annotations
@@ -71,4 +72,6 @@ def output_image(
         ab, text = result.ab[look], next(m.png_text() for m in models if m.name == look)
     if photo.restored:
         text = {**text, "Description": text["Description"] + REPAIRED}
+    if result.hints:
+        text = {**text, "Description": text["Description"] + f"; colour hints: {len(result.hints)}"}
     return photo.render(ab, controls.saturation, controls.brightness, controls.auto_contrast), text

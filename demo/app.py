@@ -11,6 +11,8 @@ at once; default 1, which is fastest on a 2-core machine since ONNX Runtime alre
 COLORIZER_PREVIEW_SIDE (long side of the images shown on the page, default 1600 px; the API and the downloads
 are always full resolution).
 With `gradio[mcp]` installed the `colorize`, `restoration` and `colorize_batch` endpoints are also MCP tools.
+`colorize` takes colour hints (JSON, colorizer.hints.parse_hints) as its last input; the page places them with clicks
+on the blend image (demo.hinting).
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no usage reports t
 import gradio as gr  # noqa: E402
 
 import colorizer  # noqa: E402
+from colorizer.hints import MAX_HINTS  # noqa: E402
 from demo.files import LIMITS, MAX_AGE_S, SWEEP_EVERY_S, sweep_on_schedule  # noqa: E402
 from demo.handlers import Handlers  # noqa: E402
+from demo.hinting import HintPanel  # noqa: E402
 from demo.server import return_freed_memory, send_files_in_larger_chunks  # noqa: E402
 
 EXAMPLES = sorted(str(p) for p in (ROOT / "demo" / "examples").glob("*.jpg"))
@@ -73,6 +77,16 @@ def unopened(image: gr.Image) -> gr.Image:
 
     image.preprocess = preprocess
     return image
+
+
+def hints_input() -> gr.JSON:
+    """The `/colorize` endpoint's hints input, hidden: a gr.JSON whose API schema says what it takes (a list of
+    {"x", "y", "color"}), where gr.JSON's own says "any JSON" with an empty type that MCP clients cannot read."""
+    hints = gr.JSON(None, visible=False, label="hints")
+    point = {"type": "object", "required": ["x", "y", "color"],
+             "properties": {"x": {"type": "number"}, "y": {"type": "number"}, "color": {"type": "string"}}}  # fmt: skip
+    hints.api_info = lambda: {"type": "array", "items": point, "maxItems": MAX_HINTS}
+    return hints
 
 
 def model_card(models: list[colorizer.Model]) -> str:
@@ -134,7 +148,10 @@ def one_photo_tab(h: Handlers, c: dict[str, gr.components.Component]) -> None:
         gan = gr.ImageSlider(label="GAN: before / after", format="png", max_height=900, min_width=300)
     with gr.Row(elem_classes="results"):
         versus = gr.ImageSlider(label="CNN (left) vs GAN (right)", format="png", max_height=900, min_width=300)
-        blended = gr.Image(label="Blend of the CNN and GAN colour", format="png", min_width=300, interactive=False)
+        with gr.Column(min_width=300):  # the sliders take clicks for themselves: hints are placed on the blend
+            blended = gr.Image(label="Blend of the CNN and GAN colour" + ": click to add a hint" * h.takes_hints,
+                               format="png", interactive=False, elem_id="blend")  # fmt: skip
+            panel = HintPanel(h)
     with gr.Row(elem_classes="results"):
         restored = gr.ImageSlider(label="Restoration: luminance before / after", format="png",
                                   max_height=900, min_width=300, visible=False)  # fmt: skip
@@ -142,15 +159,19 @@ def one_photo_tab(h: Handlers, c: dict[str, gr.components.Component]) -> None:
                        interactive=False, visible=False)  # fmt: skip
     inputs, outputs = [photo, *c.values()], [cnn, gan, versus, blended, info, files, restored, own]
     events = {"concurrency_id": "inference"}
-    # The page gets previews (colorize_page); the API, behind a button nobody sees, full resolution.
-    button.click(h.colorize_page, inputs, outputs, api_name=False, **events)
-    gr.Button("API: colorize", visible=False).click(h.colorize, inputs, outputs[:6], api_name="colorize", **events)
+    hints = panel.wire(photo, list(c.values()), blended, outputs)  # the page's hints, sent with its requests
+    # The page gets previews (colorize_page); the API, behind a button nobody sees, full resolution. The API takes
+    # the hints (JSON) as its last input.
+    button.click(h.colorize_page, [*inputs, hints], outputs, api_name=False, **events)
+    api_hints = hints_input()
+    gr.Button("API: colorize", visible=False).click(h.colorize, [*inputs, api_hints], outputs[:6], api_name="colorize",
+                                                    **events)  # fmt: skip
     repair = [photo, c["colour_boost"], c["brightness"], c["cracks"]]
     gr.Button("API: restoration", visible=False).click(h.restoration, repair, [restored, own, info],
                                                        api_name="restoration", **events)  # fmt: skip
-    photo.upload(h.colorize_page, inputs, outputs, api_name=False, **events)
+    photo.upload(h.colorize_page, inputs, outputs, api_name=False, **events)  # a new photo: no hints yet
     triggers = [getattr(control, "release" if isinstance(control, gr.Slider) else "input") for control in c.values()]
-    gr.on(triggers, h.rerender, inputs, outputs, api_name=False, trigger_mode="always_last", **events)
+    gr.on(triggers, h.rerender, [*inputs, hints], outputs, api_name=False, trigger_mode="always_last", **events)
     if EXAMPLES:
         gr.Examples([[p] for p in EXAMPLES], photo, outputs, h.colorize_page, cache_examples=True,
                     cache_mode="lazy", label="Examples (sources and licences: demo/examples/SOURCES.md)",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,11 +20,13 @@ import gradio as gr
 import numpy as np
 
 import colorizer
+from colorizer.hints import Hint, HintError, parse_hints
 from colorizer.output import BLEND, OWN, Controls, output_image
 from colorizer.pipeline import SupportsRestore, get_restorer
+from demo import files as demo_files
 from demo.cache import Entry, PredictionCache, predict
-from demo.files import load_photo, new_out_dir, write_png, write_result, write_zip
-from demo.pictures import add_mark, error_card
+from demo.files import downscaled, load_photo, new_out_dir, write_png, write_result, write_zip
+from demo.pictures import add_mark, error_card, mark_hints
 
 THREADS = int(os.environ.get("COLORIZER_THREADS", "0")) or os.cpu_count() or 1
 LOOKS = ("cnn", "gan", BLEND)
@@ -60,6 +63,13 @@ def timing_line(entry: Entry, models: list[colorizer.Model], render_size: int) -
         times = f"{restored} ({100 * entry.restore_changed:.1f} % of the pixels changed) · {times}"
     provider = models[0].provider.removesuffix("ExecutionProvider")
     return f"{w}x{h} px · rendered at {int(render_size)} px · {times} · running on **{provider}**"
+
+
+def marked_preview(path: Path, rgb: np.ndarray, hints: list[Hint]) -> str:
+    """The page's image of a result (RGB uint8 HxWx3, full size) with its hints marked (demo.pictures.mark_hints),
+    at most PREVIEW_SIDE px, written as a PNG without text (never a download); its path."""
+    shown = downscaled(rgb, demo_files.PREVIEW_SIDE)
+    return write_png(path, mark_hints(rgb if shown is None else shown, hints, rgb.shape[:2]))
 
 
 def fixed_png(entry: Entry, name: str, image: Callable[[], np.ndarray], out: Path, stem: str) -> tuple[str, str]:
@@ -105,6 +115,22 @@ class Handlers:
         missing or damaged); their ONNX Runtime sessions are created here, once."""
         return cls([colorizer.load("cnn"), colorizer.load("gan")], get_restorer(True), get_restorer("cracks"))
 
+    @property
+    def takes_hints(self) -> bool:
+        """Whether both models take colour hints (colorizer/2): the page shows its hint controls only then."""
+        return all(m.takes_hints for m in self.models)
+
+    def hints_of(self, hints: str | list | None) -> list[Hint]:
+        """The JSON hints of a request (colorizer.hints.parse_hints) -> [(x, y, (r, g, b))], or a gr.Error naming
+        what is wrong (a bad list or hint, or hints for models that take none)."""
+        try:
+            parsed = parse_hints(hints)
+            for m in self.models:
+                m.check_hints_taken(parsed)
+        except ValueError as e:
+            raise gr.Error(f"hints: {e}") from None
+        return parsed
+
     def restorer_for(self, restore: bool, cracks: bool) -> SupportsRestore | None:
         """The repair the controls ask for: the crack filler and the restorer, the restorer alone, or none."""
         return self.cracked if cracks else self.restorer if restore else None
@@ -112,7 +138,7 @@ class Handlers:
     def colorize(
         self, photo: str, render_size: int = 256, colour_boost: float = 1.0, brightness: float = 0.0,
         blend: float = 0.5, mark: bool = False, restore: bool = False, auto_contrast: bool = False,
-        cracks: bool = False,
+        cracks: bool = False, hints: list | str | None = None,
     ) -> tuple:  # fmt: skip
         """Colorize one black-and-white (or sepia, or faded) photo with both models, the CNN and the GAN.
 
@@ -127,6 +153,7 @@ class Handlers:
             auto_contrast: stretch a faded photo's tones (percentile stretch of the luminance).
             cracks: the print is cracked: fill the cracks, scratches and dust a detector finds, then repair as `restore`
                 does (it implies `restore`; on a clean photo it can also take thin light lines of the picture).
+            hints: colour hints to correct a wrong colour (default none): a JSON list like [{"x": 120, "y": 80, "color": "#3366cc"}], one object per spot (at most 64), x and y in the photo's full-resolution pixels (0, 0 = top left), color the colour that spot should have as "#rrggbb" (its lightness stays the photo's); both models follow them; a bad list gets an error naming the hint and what is wrong.
         Returns:
             (original, CNN result), (original, GAN result), (CNN result, GAN result), the blended result, a
             Markdown line with each model's inference time and the execution provider, and the list of
@@ -135,14 +162,17 @@ class Handlers:
             them, which an API client would only download twice).
             The restoration's before/after and the own colours themselves: endpoint `restoration`.
         """  # noqa: E501
-        controls = (render_size, colour_boost, brightness, blend, mark, restore, auto_contrast, cracks)
+        controls = (render_size, colour_boost, brightness, blend, mark, restore, auto_contrast, cracks, hints)
         return self.results(False, photo, *controls)[:6]
 
     def colorize_page(self, photo: str, *controls) -> tuple:
         """`colorize` for the page, plus the restoration's before/after and the photo's own colours (shown only
         when there are any): the images are previews of at most demo.files.PREVIEW_SIDE px (long side), which the
-        browser loads quickly; the downloads are the same full-resolution PNGs."""
+        browser loads quickly, the blend's with the hints marked; the downloads are the same full-resolution PNGs.
+        The timing line ends with the server's own time for the request."""
+        start = time.perf_counter()
         *outputs, restored, own = self.results(True, photo, *controls)
+        outputs[4] += f" · answered in {1000 * (time.perf_counter() - start):.0f} ms"
         restored = gr.ImageSlider(restored, visible=restored is not None)
         return (*outputs, restored, gr.Image(own, visible=own is not None))
 
@@ -176,19 +206,26 @@ class Handlers:
     def results(
         self, page: bool, photo: str, render_size: int = 256, colour_boost: float = 1.0, brightness: float = 0.0,
         blend: float = 0.5, mark: bool = False, restore: bool = False, auto_contrast: bool = False,
-        cracks: bool = False,
+        cracks: bool = False, hints: list | str | None = None,
     ) -> tuple:  # fmt: skip
         """What `colorize` returns, then the restoration's (before, after) and the own colours (see extras; None
         where there are none). For the `page`, the images are previews (see colorize_page) and the downloads end
         with a zip of all the PNGs; for the API, the images are the full-resolution PNGs and there is no zip (a zip
         of files the client downloads anyway doubled the bytes every request sends). The results are rendered and
         encoded in parallel; the predictions come from the cache when they can."""
-        entry = predict(self.cache, self.models, photo, render_size, self.restorer_for(restore, cracks))
+        hints = self.hints_of(hints)
+        try:
+            entry = predict(self.cache, self.models, photo, render_size, self.restorer_for(restore, cracks), hints)
+        except HintError as e:  # a position outside the photo
+            raise gr.Error(f"hints: {e}") from None
         out, stem, controls = new_out_dir(), safe_stem(photo), Controls(colour_boost, brightness, auto_contrast, blend)
 
         def write(look: str) -> tuple[str, str]:
             rgb, text = output_image(entry.result, look, self.models, controls)
-            return write_result(out / f"{stem}_{look}.png", add_mark(rgb) if mark else rgb, text, page)
+            paths = write_result(out / f"{stem}_{look}.png", add_mark(rgb) if mark else rgb, text, page)
+            if page and hints and look == BLEND:  # the page's clickable image shows where the hints are
+                paths = paths[0], marked_preview(out / f"{stem}_hints.png", rgb, hints)
+            return paths
 
         written = dict(zip(LOOKS, in_parallel(write, LOOKS), strict=True))
         full = [paths[0] for paths in written.values()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -10,9 +11,30 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def shipped_take_hints() -> bool:
+    """Whether both shipped colorizers take colour hints (colorizer/2, by onnx_models/MANIFEST.json)."""
+    files = json.loads((ROOT / "onnx_models" / "MANIFEST.json").read_text())["files"]
+    return all(files.get(f"{k}.onnx", {}).get("contract") == "colorizer/2" for k in ("cnn", "gan"))
+
+
+needs_hint_models = pytest.mark.skipif(not shipped_take_hints(), reason="the shipped colorizers take no hints")
+
+
+def ab_distance(rgb: np.ndarray, x: int, y: int, colour: tuple[int, int, int]) -> float:
+    """How far (CIE a*b*, Lab units) the colour of RGB uint8 HxWx3 around pixel (x, y) (a 3x3 mean) is from the
+    chroma of `colour` (sRGB 0..255): what a colour hint there should make smaller."""
+    from colorizer.color import rgb_to_lab
+
+    patch = np.ascontiguousarray(rgb[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2, :3]).astype(np.uint8)
+    ab = rgb_to_lab(patch)[..., 1:].reshape(-1, 2).mean(0)
+    target = rgb_to_lab(np.array([[colour]], np.uint8))[0, 0, 1:]
+    return float(np.hypot(*(ab - target)))
 
 
 def synthetic_photo(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

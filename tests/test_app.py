@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import ROOT, cracked_camera, synthetic_photo
+from colorizer.hints import hints_json
+from helpers import ROOT, ab_distance, cracked_camera, needs_hint_models, synthetic_photo
+
+BLUE, GREEN = (0, 0, 255), (0, 200, 0)
+SPOTS = [(60, 40, BLUE), (200, 120, GREEN)]  # (x, y, colour) inside the 263x181 `photo`
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +62,55 @@ def test_controls_rerender_from_the_cache(client, photo):
     assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() < 1.0  # colour boost 0: gray (but for the mark)
 
 
+@needs_hint_models
+@pytest.mark.slow
+def test_colorize_takes_hints_as_its_last_input_and_names_a_bad_one(client, photo):
+    from gradio_client import handle_file
+
+    plain = client.predict(handle_file(str(photo)), api_name="/colorize")
+    hinted = client.predict(handle_file(str(photo)), hints=hints_json(SPOTS), api_name="/colorize")
+    assert len(hinted) == 6  # the outputs and their order as without hints
+    for i in (0, 1):  # the CNN's and the GAN's results
+        before, after = (np.asarray(Image.open(path_of(out[i][1]))) for out in (plain, hinted))
+        for x, y, colour in SPOTS:
+            assert ab_distance(after, x, y, colour) < ab_distance(before, x, y, colour) - 5, (i, x, y)
+    with Image.open(path_of(hinted[1][1])) as im:
+        assert im.info["Description"].endswith("; colour hints: 2")
+    controls = (256, 0.5, 0.0, 0.5, False, False, False, False)  # positional, the hints last; colour boost 0.5
+    again = client.predict(handle_file(str(photo)), *controls, hints_json(SPOTS), api_name="/colorize")
+    assert again[4].split("·")[2:4] == hinted[4].split("·")[2:4]  # the hinted predictions, from the cache
+    bad = [*hints_json(SPOTS), {"x": 5, "y": 5, "color": "blue"}]
+    with pytest.raises(Exception, match=r'hints: hint 2: the color must be "#rrggbb" \(hex sRGB\), got \'blue\''):
+        client.predict(handle_file(str(photo)), hints=bad, api_name="/colorize")
+    with pytest.raises(Exception, match=r"hints: hint 0: \(263, 5\) is outside the 263x181 photo"):
+        client.predict(handle_file(str(photo)), hints=[{"x": 263, "y": 5, "color": "#0000ff"}], api_name="/colorize")
+
+
+@pytest.mark.slow
+def test_mcp_lists_the_tools_and_how_to_pass_hints(app_url):
+    import asyncio
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async def list_tools() -> list:
+        async with (
+            streamablehttp_client(f"{app_url}gradio_api/mcp/") as (read, write, _),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            return (await session.list_tools()).tools
+
+    tools = {t.name: t for t in asyncio.run(list_tools())}
+    assert {"colorize", "restoration", "colorize_batch"} <= set(tools)
+    schema = tools["colorize"].inputSchema
+    hints = schema["properties"]["hints"]
+    assert hints["type"] == "array" and hints["items"]["required"] == ["x", "y", "color"]
+    how = hints["description"]
+    assert '{"x": 120, "y": 80, "color": "#3366cc"}' in how and "full-resolution pixels" in how
+    assert "hints" not in schema.get("required", [])  # default: none
+
+
 @pytest.mark.slow
 def test_colorize_batch_reports_the_corrupt_file(client, tmp_path):
     from gradio_client import handle_file
@@ -100,6 +153,7 @@ def test_oversized_file_is_refused(client, tmp_path):
         client.predict(handle_file(str(path)), api_name="/colorize")
 
 
+@needs_hint_models  # the snippet passes hints
 @pytest.mark.slow
 def test_readme_client_snippet_runs(app_url, photo, tmp_path):
     readme = (ROOT / "README.md").read_text()
@@ -108,6 +162,8 @@ def test_readme_client_snippet_runs(app_url, photo, tmp_path):
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)  # the README's own words, run against the live app
     assert Image.open(scope["gan"][1]).size == (263, 181)
+    with Image.open(scope["gan"][1]) as im:  # its last call gives two hints
+        assert im.info["Description"].endswith("; colour hints: 2")
 
 
 @pytest.fixture(scope="module")
@@ -253,3 +309,47 @@ def test_the_app_saves_what_the_cli_saves(handlers, scratched, tmp_path):
             assert np.array_equal(np.asarray(ours), np.asarray(theirs)), look
             assert ours.info["Description"] == theirs.info["Description"], look
             assert ours.info["Description"].endswith("; luminance repaired by the restoration model first")
+
+
+def test_a_click_on_the_preview_lands_on_the_same_spot_of_the_full_photo():
+    from demo.hinting import full_resolution
+
+    assert full_resolution((0, 0), (120, 160), (300, 400)) == (0, 0)
+    assert full_resolution((80, 60), (120, 160), (300, 400)) == (200, 150)  # the middle: the middle
+    assert full_resolution((159, 119), (120, 160), (300, 400)) == (397, 297)  # 397.5: the position, not its pixel's
+    assert full_resolution((160, 120), (120, 160), (300, 400)) == (399, 299)  # the far edge: still inside
+    assert full_resolution((80, 60), (300, 400), (300, 400)) == (80, 60)  # no preview: as clicked
+
+
+@needs_hint_models
+def test_hints_rerun_the_models_only_and_the_controls_rerender_from_the_cache(handlers, scratched):
+    import gradio as gr
+
+    from demo.cache import PredictionCache, predict
+    from demo.hinting import HintEvents
+
+    path = scratched[0].with_suffix(".tif")  # a format the browser cannot show: clicked on its preview
+    Image.open(scratched[0]).save(path)
+    cache, spot = PredictionCache(), [(100, 80, BLUE)]
+    plain = predict(cache, handlers.models, str(path), 256, handlers.restorer)
+    hinted = predict(cache, handlers.models, str(path), 320, handlers.restorer, spot)
+    assert hinted.result.photo is plain.result.photo  # read and repaired once, for any hints and render size
+    assert predict(cache, handlers.models, str(path), 320, handlers.restorer, [(100.0, 80.0, BLUE)]) is hinted
+    assert len(cache) == 2
+    # the page: a click picks the spot, preset to the colour shown there; adding it re-runs both models
+    events, controls = HintEvents(handlers), [256, 1.0, 0.0, 0.5, False, True, False, False]
+    first = handlers.colorize_page(str(path), *controls)
+    shown = np.asarray(Image.open(first[3]).convert("RGB"))
+    (x, y), colour, note = events.pick(gr.SelectData(None, {"index": [100, 80], "value": None}), str(path), shown, [],
+                                       *controls)  # fmt: skip
+    assert (x, y) == (100, 80) and colour == "#{:02x}{:02x}{:02x}".format(*shown[80, 100]) and "(100, 80)" in note
+    *outputs, hints, _, picked, _ = events.add((x, y), "#0000ff", [], str(path), *controls)
+    assert hints == [{"x": 100, "y": 80, "color": "#0000ff"}] and picked is None
+    assert outputs[4].split("·")[3:5] != first[4].split("·")[3:5]  # new inference times: the models ran
+    boosted = handlers.rerender(str(path), 256, 1.5, 5.0, 0.2, False, True, False, False, hints)
+    assert boosted[4].split("·")[3:5] == outputs[4].split("·")[3:5]  # the sliders: no new network run
+    after = np.asarray(Image.open(outputs[1][1]).convert("RGB"))
+    before = np.asarray(Image.open(first[1][1]).convert("RGB"))
+    assert ab_distance(after, x, y, BLUE) < ab_distance(before, x, y, BLUE) - 5
+    cleared = events.clear(str(path), *controls)
+    assert cleared[8] == [] and cleared[4].split("·")[2:5] == first[4].split("·")[2:5]  # the first predictions

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import ROOT, synthetic_photo
+from helpers import ROOT, needs_hint_models, synthetic_photo
 
 pytestmark = pytest.mark.slow
 BROKEN = {"truncated.jpg", "not_an_image.png", "huge.png"}
@@ -38,10 +38,11 @@ def archive(tmp_path_factory):
     return src
 
 
-def colorize(src, dest, *flags, env=None) -> subprocess.CompletedProcess:
-    """python -m colorizer SRC -o DEST FLAGS from the repository root."""
+def colorize(src, dest, *flags, env=None, cwd=ROOT) -> subprocess.CompletedProcess:
+    """python -m colorizer SRC -o DEST FLAGS, from the repository root unless `cwd` is given."""
     cmd = [sys.executable, "-m", "colorizer", str(src), "-o", str(dest), *flags]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+    env = (env or os.environ) | {"PYTHONPATH": str(ROOT)}  # the package, from any folder
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=900, env=env)
 
 
 def table(dest) -> list[dict]:
@@ -128,3 +129,26 @@ def test_the_archive_benchmark_prints_both_engines_figures(tmp_path):
     for r in runs.values():
         assert r["local"]["photos_per_s"] > 0 and r["ray"]["photos_per_s"] > 0 and r["ray"]["ray_start_s"] > 0
         assert 50 < r["ray"]["actor_peak_mb"] < 4096
+
+
+@needs_hint_models
+def test_ray_gets_the_hints_file_as_the_local_engine_does(archive, tmp_path):
+    src, local, ray = tmp_path / "src", tmp_path / "local", tmp_path / "ray"
+    src.mkdir()
+    for name in ("photo_01.jpg", "photo_02.png", "photo_03.jpg"):
+        shutil.copy(archive / name, src / name)
+    hints = {"photo_01.jpg": [{"x": 10, "y": 10, "color": "#0000ff"}], "photo_02.png": [{"x": 1, "y": 2}]}
+    (tmp_path / "hints.json").write_text(json.dumps(hints))
+    flags = ["--model", "cnn", "--hints", "hints.json"]  # relative: the actors work in another folder
+    run_in = {"cwd": tmp_path}
+    assert colorize(src, local, *flags, **run_in).returncode == 1
+    p = colorize(src, ray, *flags, "--engine", "ray", **run_in)
+    assert p.returncode == 1 and "2 done, 0 skipped, 1 failed" in p.stderr, p.stderr[-3000:]
+    expected, made = pngs(local), pngs(ray)
+    assert expected.keys() == made.keys() == {"photo_01_cnn.png", "photo_03_cnn.png"}
+    assert all(np.array_equal(expected[k], v) for k, v in made.items())
+    with Image.open(ray / "photo_01_cnn.png") as im:
+        assert im.info["Description"].endswith("; colour hints: 1")
+    failed = {os.path.basename(r["input"]): r["error"] for r in table(ray) if r["status"] == "failed"}
+    assert list(failed) == ["photo_02.png"]
+    assert f"photo_02.png: {tmp_path / 'hints.json'}: hint 0: no 'color'" in failed["photo_02.png"]

@@ -10,9 +10,10 @@ from PIL import Image
 
 import colorizer
 from colorizer.__main__ import main
+from colorizer.hints import hints_json
 from colorizer.pipeline import NO_RESTORER, Photo
 from colorizer.session import MODEL_DIR
-from helpers import cracked_camera, synthetic_photo
+from helpers import ab_distance, cracked_camera, needs_hint_models, synthetic_photo
 
 
 @dataclass
@@ -187,3 +188,52 @@ def test_cracks_fills_a_cracked_prints_cracks_before_the_restorer(cli, tmp_path)
         Photo.from_image(colorizer.open_image(out / d / "print_cnn.png")).gray for d in ("--restore", "--cracks")
     )
     assert psnr(filled, clean) > psnr(restored, clean) + 1.0  # the cracks went with --cracks only
+
+
+BLUE, GREEN = (0, 0, 255), (0, 200, 0)
+
+
+@needs_hint_models
+def test_a_hints_file_steers_the_photos_it_names(cli, tmp_path):
+    src, out = make_inputs(tmp_path), tmp_path / "out"
+    (src / "broken.jpg").unlink()
+    spots = [(10, 20, BLUE), (40, 50, GREEN)]
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps({"street.png": hints_json(spots)}))  # [{"x": 10, "y": 20, "color": "#0000ff"}, ..]
+    assert cli(src, "-o", out / "plain", "--model", "gan").returncode == 0
+    p = cli(src, "-o", out / "hinted", "--model", "gan", "--hints", hints)
+    assert p.returncode == 0, p.stderr
+    plain, hinted = (np.asarray(Image.open(out / d / "street_2_gan.png")) for d in ("plain", "hinted"))
+    for x, y, colour in spots:  # street.png's outputs are street_2_* (street.jpg came first)
+        assert ab_distance(hinted, x, y, colour) < ab_distance(plain, x, y, colour) - 5, (x, y)
+    with Image.open(out / "hinted" / "street_2_gan.png") as im:
+        assert im.info["Description"].endswith("; colour hints: 2")
+    with Image.open(out / "hinted" / "street_gan.png") as im:  # street.jpg: not named in the file, no hints
+        assert "hints" not in im.info["Description"]
+        assert np.array_equal(np.asarray(im), np.asarray(Image.open(out / "plain" / "street_gan.png")))
+
+
+@needs_hint_models
+def test_a_broken_hints_file_is_named_and_the_other_photos_go_through(cli, tmp_path):
+    src, out = make_inputs(tmp_path), tmp_path / "out"
+    (src / "broken.jpg").unlink()
+    Image.fromarray(synthetic_photo(np.random.default_rng(4), 40, 60)).save(src / "other.png")
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps({"street.png": [{"x": 1, "y": 2, "color": "blue"}],
+                                 "street.jpg": [{"x": 130, "y": 2, "color": "#0000ff"}], "typo.png": []}))  # fmt: skip
+    p = cli(src, "-o", out, "--model", "gan", "--hints", hints)
+    assert p.returncode == 1
+    assert f"street.png: {hints}: hint 0: the color must be \"#rrggbb\" (hex sRGB), got 'blue'" in p.stderr
+    assert f"street.jpg: {hints}: hint 0: (130, 2) is outside the 130x90 photo" in p.stderr  # that photo only
+    assert f"{hints}: no input is named 'typo.png'" in p.stderr
+    assert sorted(f.name for f in out.iterdir()) == ["other_gan.png"]
+    # not JSON at all: no photo's hints are known, so none is coloured without them; each names the file
+    hints.write_text('{"street.png": [')
+    p = cli(src, "-o", tmp_path / "out2", "--model", "gan", "--hints", hints)
+    assert p.returncode == 1 and p.stderr.count(f"{hints}: not JSON") == 3
+    assert not list((tmp_path / "out2").iterdir())
+    # one list is the hints of a single input
+    hints.write_text('[{"x": 1, "y": 2, "color": "#0000ff"}]')
+    p = cli(src, "-o", tmp_path / "out3", "--model", "gan", "--hints", hints)
+    assert p.returncode == 2 and "holds one list of hints, for a single input; 3 photos are given" in p.stderr
+    assert cli(src / "other.png", "-o", tmp_path / "out3", "--model", "gan", "--hints", hints).returncode == 0

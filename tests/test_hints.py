@@ -10,7 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import colorizer
 from colorizer.color import rgb_to_lab
-from colorizer.hints import MAX_HINTS, check_hints, hint_map, render_positions
+from colorizer.hints import MAX_HINTS, HintError, check_hints, hint_map, hints_json, parse_hints, render_positions
 from colorizer.model import CONTRACT, HINTS_CONTRACT
 from train.colorize.metrics import spread
 
@@ -32,6 +32,34 @@ from train.colorize.metrics import spread
 def test_bad_hints_are_refused_naming_the_hint(hints, message):
     with pytest.raises(ValueError, match=message):
         check_hints(hints, 60, 80)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ('[{"x": 1,', "the hints are not JSON"),
+        ({"x": 1, "y": 2, "color": "#000000"}, "the hints must be a list like .*, got dict"),
+        ([{"x": 1, "y": 2, "color": "#000000"}, 7], r"hint 1: expected \{"),
+        ([{"x": 1, "y": 2}], "hint 0: no 'color' in"),
+        ([{"x": 1, "y": 2, "color": "#000000", "colour": "#000000"}], "hint 0: unknown key.*'colour'"),
+        ([{"x": "1", "y": 2, "color": "#000000"}], "hint 0: x and y must be numbers"),
+        ([{"x": 1, "y": True, "color": "#000000"}], "hint 0: x and y must be numbers"),
+        ([{"x": 1, "y": 2, "color": "blue"}], 'hint 0: the color must be "#rrggbb"'),
+        ([{"x": 1, "y": 2, "color": "#12345"}], 'hint 0: the color must be "#rrggbb"'),
+        ([{"x": 1, "y": 2, "color": "#000000"}] * (MAX_HINTS + 1), "65 hints: at most 64"),
+    ],
+)
+def test_json_hints_are_refused_naming_what_is_wrong(data, message):
+    with pytest.raises(HintError, match=message):
+        parse_hints(data)
+
+
+def test_json_hints_read_as_the_library_takes_them_and_back():
+    text = '[{"x": 12, "y": 3.5, "color": "#FF8000"}, {"x": 0, "y": 0, "color": "#0000ff"}]'
+    hints = parse_hints(text)
+    assert hints == [(12, 3.5, (255, 128, 0)), (0, 0, (0, 0, 255))]
+    assert parse_hints(hints_json(hints)) == hints and parse_hints(None) == parse_hints("") == parse_hints([]) == []
+    assert len(check_hints(hints, 10, 20)) == 2  # in the library's form: checked against the photo as any hint
 
 
 def test_the_map_marks_a_square_per_hint_with_the_colours_chroma_and_the_later_hint_wins():

@@ -111,7 +111,7 @@ def file_data(path: str) -> dict:
 def test_endpoints_refuse_paths_that_were_not_uploaded(app_url, uploaded, tmp_path):
     outside = tmp_path / "not_uploaded.jpg"
     outside.write_bytes(uploaded[1])
-    controls = [256, 1.0, 0.0, 0.5, False, False, False, False]
+    controls = [256, 1.0, 0.0, 0.5, False, False, False, False, None]  # the last: no hints
     assert "event: complete" in call(app_url, "colorize", [file_data(uploaded[0]), *controls])  # control case
     cache_dir = Path(uploaded[0]).parent
     for path in (str(outside), str(ROOT / "demo" / "examples" / "coins_bw.jpg"), f"{cache_dir}/../../{outside}"):
