@@ -18,7 +18,7 @@ from colorizer import manifest
 from colorizer.session import MODEL_DIR, refresh_manifest
 from helpers import ROOT
 
-CONTRACTS = {"colorizer/1", "restorer/1"}
+CONTRACTS = {"colorizer/2", "restorer/1"}
 
 
 @pytest.fixture

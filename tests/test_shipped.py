@@ -9,6 +9,7 @@ import pytest
 from skimage import data
 
 import colorizer
+from colorizer.color import rgb_to_lab
 from colorizer.session import MODEL_DIR
 from train.colorize.metrics import colourfulness
 
@@ -19,11 +20,11 @@ def test_contract_and_size(name):
     assert path.stat().st_size <= 10_000_000  # a Space takes files up to 10 MB without LFS
     assert not (MODEL_DIR / f"{name}.onnx.data").exists()
     graph = onnx.load(str(path)).graph
-    assert [i.name for i in graph.input] == ["L"] and [o.name for o in graph.output] == ["ab"]
-    dims = [d.dim_param or d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
-    assert dims == ["N", 1, "H", "W"]
+    assert [i.name for i in graph.input] == ["L", "hints"] and [o.name for o in graph.output] == ["ab"]
+    dims = [[d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in graph.input]
+    assert dims == [["N", 1, "H", "W"], ["N", 3, "H", "W"]]
     model = colorizer.load(name)
-    assert model.kind == name and model.meta["contract"] == "colorizer/1"
+    assert model.kind == name and model.meta["contract"] == "colorizer/2" and model.takes_hints
     assert model.render_size >= 128 and model.size_multiple in (8, 16, 32, 64)
     metrics = json.loads(model.meta["eval_metrics"])  # the final validation, stamped by train.colorize.evaluate
     assert metrics["n"] >= 300 and int(model.meta["train_steps"]) >= 1000
@@ -36,6 +37,20 @@ def test_sample_photo_comes_out_in_colour(name):
     out = colorizer.load(name).colorize(gray)
     assert out.shape == (512, 512, 3)
     assert colourfulness(out) > 8.0  # gray is 0; a uniform faint tint scores about 2 to 5
+
+
+@pytest.mark.parametrize("name", ["cnn", "gan"])
+def test_shipped_models_follow_a_hint_where_it_is_given(name):
+    gray = data.camera()  # 512x512: a man in a dark coat on a light lawn, sky above
+    model = colorizer.load(name)
+    hint = (250, 60, (150, 190, 240))  # a sky blue (in gamut at the sky's L*), at a spot of the sky
+    plain, hinted = model.colorize(gray), model.colorize(gray, hints=[hint])
+    want = rgb_to_lab(np.array([[hint[2]]], np.uint8))[0, 0, 1:]
+    near = rgb_to_lab(hinted[55:66, 245:256]).reshape(-1, 3)[:, 1:].mean(0)  # the 11x11 px around the hint
+    before = rgb_to_lab(plain[55:66, 245:256]).reshape(-1, 3)[:, 1:].mean(0)
+    assert np.abs(near - want).max() <= 6 < np.abs(before - want).max()  # the hint comes out as given
+    far = (slice(400, 512), slice(0, 100))  # the lawn, far from the hint
+    assert np.abs(rgb_to_lab(hinted[far]) - rgb_to_lab(plain[far]))[..., 1:].mean() < 3
 
 
 def test_models_differ_and_compare_shares_luminance():
