@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys
@@ -11,19 +10,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def shipped_take_hints() -> bool:
-    """Whether both shipped colorizers take colour hints (colorizer/2, by onnx_models/MANIFEST.json)."""
-    files = json.loads((ROOT / "onnx_models" / "MANIFEST.json").read_text())["files"]
-    return all(files.get(f"{k}.onnx", {}).get("contract") == "colorizer/2" for k in ("cnn", "gan"))
-
-
-needs_hint_models = pytest.mark.skipif(not shipped_take_hints(), reason="the shipped colorizers take no hints")
 
 
 def ab_distance(rgb: np.ndarray, x: int, y: int, colour: tuple[int, int, int]) -> float:

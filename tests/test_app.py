@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from colorizer.hints import hints_json
-from helpers import ROOT, ab_distance, cracked_camera, needs_hint_models, synthetic_photo
+from helpers import ROOT, ab_distance, cracked_camera, synthetic_photo
 
 BLUE, GREEN = (0, 0, 255), (0, 200, 0)
 SPOTS = [(60, 40, BLUE), (200, 120, GREEN)]  # (x, y, colour) inside the 263x181 `photo`
@@ -62,7 +62,6 @@ def test_controls_rerender_from_the_cache(client, photo):
     assert np.abs(rgb[..., 0] - rgb[..., 2]).mean() < 1.0  # colour boost 0: gray (but for the mark)
 
 
-@needs_hint_models
 @pytest.mark.slow
 def test_colorize_takes_hints_as_its_last_input_and_names_a_bad_one(client, photo):
     from gradio_client import handle_file
@@ -153,7 +152,6 @@ def test_oversized_file_is_refused(client, tmp_path):
         client.predict(handle_file(str(path)), api_name="/colorize")
 
 
-@needs_hint_models  # the snippet passes hints
 @pytest.mark.slow
 def test_readme_client_snippet_runs(app_url, photo, tmp_path):
     readme = (ROOT / "README.md").read_text()
@@ -321,7 +319,6 @@ def test_a_click_on_the_preview_lands_on_the_same_spot_of_the_full_photo():
     assert full_resolution((80, 60), (300, 400), (300, 400)) == (80, 60)  # no preview: as clicked
 
 
-@needs_hint_models
 def test_hints_rerun_the_models_only_and_the_controls_rerender_from_the_cache(handlers, scratched):
     import gradio as gr
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import ROOT, needs_hint_models, synthetic_photo
+from helpers import ROOT, synthetic_photo
 
 pytestmark = pytest.mark.slow
 BROKEN = {"truncated.jpg", "not_an_image.png", "huge.png"}
@@ -131,7 +131,6 @@ def test_the_archive_benchmark_prints_both_engines_figures(tmp_path):
         assert 50 < r["ray"]["actor_peak_mb"] < 4096
 
 
-@needs_hint_models
 def test_ray_gets_the_hints_file_as_the_local_engine_does(archive, tmp_path):
     src, local, ray = tmp_path / "src", tmp_path / "local", tmp_path / "ray"
     src.mkdir()

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import ROOT, ab_distance, needs_hint_models
+from helpers import ROOT, ab_distance
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -119,7 +119,6 @@ def add_hint(page, blend, x: int, y: int, colour: tuple[int, int, int]) -> tuple
     return spot, preset, seconds, page.get_by_text("answered in").inner_text()
 
 
-@needs_hint_models
 @pytest.mark.slow
 def test_colour_hints_by_click_steer_both_results(app_url, tmp_path):
     """A 1024 px photo: each hint, clicked and coloured, moves both results toward its colour at that spot. Prints

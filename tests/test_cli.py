@@ -13,7 +13,7 @@ from colorizer.__main__ import main
 from colorizer.hints import hints_json
 from colorizer.pipeline import NO_RESTORER, Photo
 from colorizer.session import MODEL_DIR
-from helpers import ab_distance, cracked_camera, needs_hint_models, synthetic_photo
+from helpers import ab_distance, cracked_camera, synthetic_photo
 
 
 @dataclass
@@ -193,7 +193,6 @@ def test_cracks_fills_a_cracked_prints_cracks_before_the_restorer(cli, tmp_path)
 BLUE, GREEN = (0, 0, 255), (0, 200, 0)
 
 
-@needs_hint_models
 def test_a_hints_file_steers_the_photos_it_names(cli, tmp_path):
     src, out = make_inputs(tmp_path), tmp_path / "out"
     (src / "broken.jpg").unlink()
@@ -213,7 +212,6 @@ def test_a_hints_file_steers_the_photos_it_names(cli, tmp_path):
         assert np.array_equal(np.asarray(im), np.asarray(Image.open(out / "plain" / "street_gan.png")))
 
 
-@needs_hint_models
 def test_a_broken_hints_file_is_named_and_the_other_photos_go_through(cli, tmp_path):
     src, out = make_inputs(tmp_path), tmp_path / "out"
     (src / "broken.jpg").unlink()
