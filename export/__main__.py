@@ -3,13 +3,14 @@ branch), then verify it.
 
     python -m export CHECKPOINT -o onnx_models/NAME.onnx [--max-mb 10] [--weights float16|float32]
                      [--render-size PX] [--temperature T] [--prior-correction BETA] [--chroma-gain G]
-                     [--shadow-fade S] [--highlight-fade H]
+                     [--shadow-fade S] [--highlight-fade H] [--hint-levels K]
 
 Rebuilds the network from the checkpoint's own arch and arguments (EMA weights where the run kept them),
 folds the decoding into its head (train.colorize.model.ColorCNN.fold_decoding; the decoding flags override its
-arch_args, no retraining, and the values used are part of the exported arch_args) and every BatchNorm into its
-conv, exports with dynamic N, H, W, stamps the metadata and runs the ONNX checker. --render-size sets the long
-side the library runs the network at (default: the training run's; choose it with python -m train.colorize.tune
+arch_args, no retraining, and the values used are part of the exported arch_args; so is --hint-levels, how far
+a colour hint may spread: train.colorize.hint_branch.HintBranch) and every BatchNorm into its conv, exports with
+dynamic N, H, W, stamps the metadata and runs the ONNX checker. --render-size sets the long side the library
+runs the network at (default: the training run's; choose it with python -m train.colorize.tune
 --render-size).
 --weights float16 (the default, for the shipped files): the conv weights are stored as float16, each behind a
 Cast to float32 that ONNX Runtime folds when the session starts, so the file is half the size (a Space takes
@@ -126,13 +127,16 @@ def parity(ck: dict, out: Path, float16: bool = True) -> tuple[float, float]:
 def main() -> None:
     ap = export_parser(__doc__, "python -m train", "float16")
     ap.add_argument("--render-size", type=int, help="long side (px) the network runs at (default: the run's)")
+    ap.add_argument("--hint-levels", type=int, help="spreads a hint may use, finest first, 1-4 (default: all)")
     for name, text in DECODING.items():
         ap.add_argument(decoding_flag(name), type=float, help=text)
     args = ap.parse_args()
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     ck = load_checkpoint(args.checkpoint)
-    chosen = {k: getattr(args, k) for k in DECODING if getattr(args, k) is not None}
+    chosen = {k: getattr(args, k) for k in (*DECODING, "hint_levels") if getattr(args, k) is not None}
+    if args.hint_levels is not None and not takes_hints(ck):
+        sys.exit("--hint-levels: this checkpoint's network takes no hints")
     ck["arch_args"] = ck["arch_args"] | chosen
     if args.render_size:
         if args.render_size % ck["size_multiple"]:

@@ -43,6 +43,22 @@ def test_no_hints_give_exactly_the_automatic_colours_and_a_hint_changes_them():
     assert (hinted - auto).abs().amax() > 1.0
 
 
+def test_fewer_hint_levels_keep_a_hint_local_with_the_same_weights():
+    net = hinted_net()
+    local = ColorCNN(hint_width=8, hint_levels=2).eval()
+    local.load_state_dict(net.state_dict())  # a setting, not other weights
+    lum = torch.rand(1, 1, 256, 256) * 100
+    hints = hint_at(1, 256, 256, 20, 20, (60.0, -40.0))
+    with torch.no_grad():
+        auto, wide, near = net(lum), net(lum, hints), local(lum, hints)
+    far = (slice(None), slice(None), slice(160, None), slice(160, None))  # the opposite corner
+    assert (wide - auto)[far].abs().amax() > 1.0  # the whole-picture spread reaches it
+    assert torch.equal(near[far], auto[far])  # the 1/8 and 1/16 spreads do not
+    assert (near - auto)[..., 15:26, 15:26].abs().amax() > 10.0  # the hint itself still acts
+    with pytest.raises(ValueError, match="hint levels"):
+        ColorCNN(hint_width=8, hint_levels=5)
+
+
 def test_pooled_hints_keep_a_one_pixel_hint_and_its_colour():
     ab, mask = torch.zeros(1, 2, 16, 16), torch.zeros(1, 1, 16, 16)
     ab[0, :, 5, 6], mask[0, 0, 5, 6] = torch.tensor([30.0, -20.0]), 1.0

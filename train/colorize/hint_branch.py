@@ -49,11 +49,17 @@ class HintBranch(nn.Module):
     """hints, the automatic a*b* and L* at 1/CELL, and the decoder's features there -> delta [N,2,H/8,W/8].
 
     width: the channels of the learned appearance a hint carries (plus L*); features: the decoder's channels at
-    1/CELL.
+    1/CELL. levels: how many of the spreads, finest first (LEVELS: 1/8, 1/16, 1/32, the whole picture), may carry
+    a hint's colour. Training uses all four; exported with 2, a hint stays on its own surface and nearby (a red
+    hint on a cup no longer reddens the table under it), at some cost to the measured gain of many hints. The
+    scoring network sees every spread either way, so the same weights serve any setting.
     """
 
-    def __init__(self, width: int, features: int):
+    def __init__(self, width: int, features: int, levels: int = len(LEVELS)):
         super().__init__()
+        if not 1 <= levels <= len(LEVELS):
+            raise ValueError(f"hint levels must be 1..{len(LEVELS)}, got {levels}")
+        self.levels = levels
         self.look = nn.Conv2d(features, width, 1)  # each cell's appearance, compared with the hints' nearby
         per_level = width + 2  # appearance difference (width + L*) and log weight
         # Per cell (1x1 convs: the spreads already carry the context; a 3x3 conv here cost a fifth of the network)
@@ -93,6 +99,9 @@ class HintBranch(nn.Module):
             means, weight = self.spread(carried, factor)
             residuals.append(means[:, :2])
             compare += [look - means[:, 2:], torch.log(weight + EPS)]
-        share = torch.softmax(self.score(torch.cat(compare, 1)), 1)  # [N,levels+1,h,w]; the last: none
-        delta = sum(share[:, i : i + 1] * r for i, r in enumerate(residuals))
+        scores = self.score(torch.cat(compare, 1))  # [N,len(LEVELS)+1,h,w]; the last: no correction
+        if self.levels < len(LEVELS):  # the coarser spreads get no share
+            scores = torch.cat([scores[:, : self.levels], scores[:, -1:]], 1)
+        share = torch.softmax(scores, 1)
+        delta = sum(share[:, i : i + 1] * residuals[i] for i in range(self.levels))
         return delta * AB_UNIT

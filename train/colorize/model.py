@@ -21,7 +21,7 @@ from torch import nn
 from train.checkpoint import weights
 from train.colorize.bins import BINS, bin_to_ab
 from train.colorize.efficientnet import FEATURE_CHANNELS, EfficientNetLite, freeze_batchnorm
-from train.colorize.hint_branch import CELL, HintBranch
+from train.colorize.hint_branch import CELL, LEVELS, HintBranch
 
 AB_SCALE = 100.0  # the discriminator sees ab / AB_SCALE
 # ColorCNN's decoding arguments, chosen after training: python -m train.colorize.tune, python -m export.
@@ -83,7 +83,8 @@ class ColorCNN(nn.Module):
     The two fades are a prior the data shows: real photos have almost no chroma in deep shadows and clipped
     highlights, and a given ab is far more saturated on a dark pixel than on a mid-gray one.
     hint_width > 0 adds the hint branch (train.colorize.hint_branch.HintBranch, that many channels): forward
-    then takes hints [N,3,H,W] (a*, b*, mask) and adds the branch's correction to the automatic a*b*.
+    then takes hints [N,3,H,W] (a*, b*, mask) and adds the branch's correction to the automatic a*b*; hint_levels
+    (1-4, chosen at export like the decoding) is how far a hint's colour may spread.
     The encoder's BatchNorm statistics stay frozen in training (`train()` keeps them in eval mode): batches of
     a few crops would give poor estimates.
     """
@@ -98,6 +99,7 @@ class ColorCNN(nn.Module):
         shadow_fade: float = 0.0,
         highlight_fade: float = 0.0,
         hint_width: int = 0,
+        hint_levels: int = len(LEVELS),
     ):
         super().__init__()
         w4, w8, w16 = widths
@@ -110,7 +112,7 @@ class ColorCNN(nn.Module):
         self.temperature, self.prior_correction, self.chroma_gain = temperature, prior_correction, chroma_gain
         self.shadow_fade, self.highlight_fade = shadow_fade, highlight_fade
         self.head = nn.Conv2d(w4, BINS * BINS, 1)
-        self.hints = HintBranch(hint_width, w8) if hint_width else None
+        self.hints = HintBranch(hint_width, w8, hint_levels) if hint_width else None
         self.folded = False
         # log of the rarity weight each cell had in training (set by the trainer; -inf: never seen).
         self.register_buffer("log_weights", torch.zeros(BINS * BINS))
