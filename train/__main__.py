@@ -1,7 +1,7 @@
 """Train a colorizer (the CNN or the GAN; train.colorize).
 
     python -m train --model cnn|gan --data DIR --out RUN_DIR [--config FILE] [--steps N | --minutes M] [--resume]
-                    [--threads T] [--init-from CHECKPOINT]
+                    [--threads T] [--init-from CHECKPOINT | FILE.onnx]
 
 The shipped colorizers' recipes: train/configs/cnn.toml, then train/configs/gan.toml started from the CNN:
     python -m train --model cnn --config train/configs/cnn.toml --data ../shared/data/photos --out ~/runs/cnn
@@ -10,7 +10,8 @@ The shipped colorizers' recipes: train/configs/cnn.toml, then train/configs/gan.
 
 --steps N is the total step count of the run (a resumed run continues up to it); --minutes M bounds the wall
 time of this call, so a long run can be spread over several sessions with --resume. --init-from starts the
-colorizer from another run's weights (the GAN from the trained CNN). RUN_DIR receives
+colorizer from another run's weights (the GAN from the trained CNN) or from an exported ONNX file (fine-tune the
+shipped models on your own photos without their checkpoints: train.colorize.from_onnx). RUN_DIR receives
 last.pt, best.pt, log.csv, loss.png and samples/. Keep long runs outside the work tree.
 
 Several processes (DistributedDataParallel; gloo on CPU, NCCL on GPU; rank 0 logs and saves):
@@ -33,7 +34,7 @@ def main() -> None:
     ap.add_argument("--model", choices=["cnn", "gan"], required=True)
     threads = "torch threads per process (overrides the config; speed only)"
     add_run_arguments(ap, "folder of colour photos", "TOML file of ColorizeConfig fields", threads)
-    ap.add_argument("--init-from", help="checkpoint whose colorizer weights start the run (overrides the config)")
+    ap.add_argument("--init-from", help="checkpoint or ONNX file whose network starts the run (overrides the config)")
     args = ap.parse_args()
     overrides = {"steps": args.steps, "minutes": args.minutes, "threads": args.threads, "init_from": args.init_from}
     cfg = config_from_toml(ColorizeConfig, args.config, {"model": args.model}, **overrides)

@@ -41,7 +41,9 @@ class ColorizeConfig(RunConfig):
     # and the weight of the hinted crops' regression loss beside the cross-entropy
     p_no_hints: float = 0.5
     hint_weight: float = 1.0
-    init_from: str = ""  # a checkpoint whose colorizer weights start the run (the GAN: the trained CNN)
+    p_recolour: float = 0.0  # the share of crops with a surface recoloured and hinted (train.colorize.hints)
+    hints_only: bool = False  # train the hint branch alone, on init_from's network kept as it is
+    init_from: str = ""  # a checkpoint or exported ONNX file whose network starts the run (the GAN: the CNN)
     # GAN only: hinge loss against a spectrally normalised PatchGAN (train.colorize.model.PatchDiscriminator)
     pretrain_steps: int = 0  # generator-only steps before the adversarial phase ("NoGAN"; 0 with init_from)
     adv_weight: float = 1.0

@@ -135,20 +135,27 @@ def weights_path(variant: str) -> Path:
     return Path(importlib.import_module(module).__file__).parent / "models" / name
 
 
-def fold_batchnorms(module: nn.Module) -> nn.Module:
-    """For export: fold every eval-mode BatchNorm into the conv before it, in place (the same output), so that
-    the ONNX weights are the module's own parameters. Pairs are Conv2d, BatchNorm2d neighbours in an
-    nn.Sequential and the (conv, bn) attribute names a class lists in `conv_bn_pairs`. Returns module."""
-    for m in module.modules():
-        if isinstance(m, nn.Sequential):
-            for i in range(len(m) - 1):
-                if isinstance(m[i], nn.Conv2d) and isinstance(m[i + 1], nn.BatchNorm2d):
-                    m[i], m[i + 1] = fuse_conv_bn_eval(m[i], m[i + 1]), nn.Identity()
-        for conv_name, bn_name in getattr(m, "conv_bn_pairs", ()):
+def conv_bn_pairs(module: nn.Module) -> list[tuple[str, nn.Module, str, str]]:
+    """Every (conv, BatchNorm) pair a fold merges: [(owner's qualified name, owner, conv attribute, bn attribute)].
+    Pairs are Conv2d, BatchNorm2d neighbours in an nn.Sequential and the (conv, bn) attribute names a class lists
+    in `conv_bn_pairs`. The conv's qualified name, "{owner}.{conv}" (or the conv alone at the top), is the name
+    its folded weight keeps in an exported file."""
+    pairs = []
+    for name, m in module.named_modules():
+        candidates = [(str(i), str(i + 1)) for i in range(len(m) - 1)] if isinstance(m, nn.Sequential) else []
+        for conv_name, bn_name in candidates + list(getattr(m, "conv_bn_pairs", ())):
             conv, norm = getattr(m, conv_name, None), getattr(m, bn_name, None)
             if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
-                setattr(m, conv_name, fuse_conv_bn_eval(conv, norm))
-                setattr(m, bn_name, nn.Identity())
+                pairs.append((name, m, conv_name, bn_name))
+    return pairs
+
+
+def fold_batchnorms(module: nn.Module) -> nn.Module:
+    """For export: fold every eval-mode BatchNorm into the conv before it (conv_bn_pairs), in place (the same
+    output), so that the ONNX weights are the module's own parameters. Returns module."""
+    for _, owner, conv_name, bn_name in conv_bn_pairs(module):
+        setattr(owner, conv_name, fuse_conv_bn_eval(getattr(owner, conv_name), getattr(owner, bn_name)))
+        setattr(owner, bn_name, nn.Identity())
     return module
 
 

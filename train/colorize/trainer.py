@@ -28,7 +28,8 @@ from colorizer.pipeline import colorize_array
 from train import distributed, report
 from train.checkpoint import load_checkpoint, load_matching, weights
 from train.colorize.config import LOWER_IS_BETTER, ColorizeConfig
-from train.colorize.hints import hint_loss, simulate_hints
+from train.colorize.from_onnx import calibrate_batchnorms, unfolded_state
+from train.colorize.hints import hint_loss, recolour, simulate_hints
 from train.colorize.losses import ab_histogram, d_loss, g_loss, log_cell_weights, rebalance_weights, weighted_ce
 from train.colorize.metrics import protocol_hints, summarise
 from train.colorize.model import PatchDiscriminator, build_colorizer
@@ -68,6 +69,10 @@ class ColorizeTrainer(Trainer):
         if self.takes_hints:  # also validated with VAL_HINTS protocol hints per photo
             self.validation = (*type(self).validation, "val_psnr_hints", "val_hue_hit_hints")
         self.losses = ("ce", *("hint",) * self.takes_hints, *("adv", "d") * (cfg.model == "gan"))
+        if cfg.hints_only:
+            if not (self.takes_hints and cfg.init_from):
+                raise ValueError("hints_only trains a hint branch (arch_args hint_width) on an init_from network")
+            self.losses = ("hint",)
         train_files, val_files = split_photos(data_dir, cfg.val_percent)
         self.bank = PhotoBank(train_files[ctx.rank :: ctx.world], cfg.max_short_side, min(cfg.crop_sizes))
         self.val = [load_rgb(f, cfg.max_short_side) for f in evenly_spaced(val_files, cfg.val_images)]
@@ -79,43 +84,67 @@ class ColorizeTrainer(Trainer):
 
         self.model = build_colorizer(cfg.arch, cfg.arch_args).to(ctx.device)
         self.init_cpu_seconds = 0.0  # the CPU time of the runs this one started from (init_from's lineage)
-        if fresh and cfg.init_from:  # the GAN starts from a trained CNN: its weights, our rarity weights
-            init = load_checkpoint(cfg.init_from)
-            if new := load_matching(self.model, weights(init)):  # e.g. a hint branch the CNN had not
-                print(f"not in {cfg.init_from}, trained from scratch: {', '.join(new)}")
-            self.init_cpu_seconds = init.get("cpu_seconds", 0.0) + init.get("init_cpu_seconds", 0.0)
-        elif fresh:
-            self.model.encoder.load_pretrained()  # ImageNet weights from the pinned pip package
-        self.model.log_weights.copy_(torch.from_numpy(log_cell_weights(hist, cfg.rebalance)))
+        log_w = log_cell_weights(hist, cfg.rebalance)
+        if fresh:
+            self.init_weights(log_w)
+        if not (fresh and Path(cfg.init_from).suffix == ".onnx"):  # the file's own say which cells it dropped
+            self.model.log_weights.copy_(torch.from_numpy(log_w))
+        if cfg.hints_only:  # the branch alone trains: the automatic colours stay exactly the file's
+            self.model.requires_grad_(False)
+            self.model.hints.requires_grad_(True)
         bad = [c for c in cfg.crop_sizes if c % self.model.size_multiple]
         if bad:
             raise ValueError(f"crop_sizes {bad} are not multiples of {cfg.arch}'s {self.model.size_multiple}")
         self.net = distributed.wrap(self.model, ctx)  # what trains; self.model is the bare module inside
         encoder = list(self.model.encoder.parameters())
-        rest = [p for n, p in self.model.named_parameters() if not n.startswith("encoder.")]
-        groups = [{"params": rest, "lr_ratio": 1.0}, {"params": encoder, "lr_ratio": cfg.encoder_lr_ratio}]
+        rest = [p for n, p in self.model.named_parameters() if not n.startswith("encoder.") and p.requires_grad]
+        groups = [{"params": rest, "lr_ratio": 1.0}]
+        if not cfg.hints_only:
+            groups.append({"params": encoder, "lr_ratio": cfg.encoder_lr_ratio})
         self.opt = torch.optim.Adam(groups, cfg.lr, tuple(cfg.betas), weight_decay=cfg.weight_decay)
         self.scaler = torch.amp.GradScaler("cuda", enabled=ctx.amp)
         self.disc = self.net_d = self.opt_d = None
-        if cfg.model == "gan":
+        if cfg.model == "gan" and not cfg.hints_only:
             self.disc = PatchDiscriminator(cfg.d_width).to(ctx.device)
             self.net_d = distributed.wrap(self.disc, ctx)
             self.opt_d = torch.optim.Adam(self.disc.parameters(), cfg.d_lr, tuple(cfg.betas))
+
+    def init_weights(self, log_w: np.ndarray) -> None:
+        """A fresh run's weights: the ImageNet encoder, or init_from's network: a checkpoint's (the GAN starts
+        from the trained CNN), or an exported ONNX file's, unfolded with our rarity weights log_w (float32 [Q]) and
+        its decoder's BatchNorms calibrated on a batch of our crops (train.colorize.from_onnx)."""
+        cfg = self.cfg
+        if not cfg.init_from:
+            self.model.encoder.load_pretrained()  # ImageNet weights from the pinned pip package
+        elif Path(cfg.init_from).suffix == ".onnx":
+            state, meta = unfolded_state(self.model, cfg.init_from, log_w)
+            self.model.load_state_dict(state)
+            lum = self.bank.batch(np.random.default_rng(0), 16, min(cfg.crop_sizes))[0]
+            calibrate_batchnorms(self.model, torch.from_numpy(lum).to(self.ctx.device))
+            self.init_cpu_seconds = float(meta.get("train_core_hours", 0.0)) * 3600
+        else:
+            init = load_checkpoint(cfg.init_from)
+            if new := load_matching(self.model, weights(init)):  # e.g. a hint branch the CNN had not
+                print(f"not in {cfg.init_from}, trained from scratch: {', '.join(new)}")
+            self.init_cpu_seconds = init.get("cpu_seconds", 0.0) + init.get("init_cpu_seconds", 0.0)
 
     def train_step(self) -> dict[str, float]:
         """Draw a batch, update the colorizer (and the discriminator); returns ce (and adv, d) as floats."""
         cfg, ctx = self.cfg, self.ctx
         size = int(self.rng.choice(cfg.crop_sizes))
         batch = self.bank.batch(self.rng, max(1, cfg.batch_pixels // size**2), size)
-        if self.takes_hints:
-            batch = (*batch, simulate_hints(self.rng, batch[1], cfg.p_no_hints))
+        if self.takes_hints:  # the hints, and the truth they follow (a surface recoloured on some crops)
+            truth, surfaces = recolour(self.rng, *batch, cfg.p_recolour) if cfg.p_recolour else (batch[1], None)
+            batch = (*batch, simulate_hints(self.rng, truth, cfg.p_no_hints, surfaces), truth)
         lum, ab, *hints = (torch.from_numpy(a).to(ctx.device, non_blocking=True) for a in batch)
-        hints = hints[0] if hints else None
+        hints, truth = hints if hints else (None, None)
         autocast = torch.autocast(ctx.device.type, enabled=ctx.amp)
         adversarial = self.net_d is not None and self.step >= cfg.pretrain_steps
         self.set_lr(self.opt, cfg.lr)  # the config's lrs for this step, also after a resume
         if self.opt_d is not None:
             self.set_lr(self.opt_d, cfg.d_lr)
+        if cfg.hints_only:
+            return self.hints_step(lum, truth, hints)
         # A frozen encoder gets no gradients at all (so Adam leaves it alone and backward stops at the decoder).
         self.model.encoder.requires_grad_(self.step >= cfg.freeze_encoder_steps)
         self.net.train()
@@ -123,7 +152,7 @@ class ColorizeTrainer(Trainer):
             cell_logits, hinted = self.net(lum, hints, logits=True)
             loss = weighted_ce(cell_logits, ab, self.weights)
             losses = {"ce": loss.item()}
-            follow = hint_loss(hinted.float(), ab, hints) if hinted is not None else None
+            follow = hint_loss(hinted.float(), truth, hints) if hinted is not None else None
             if follow is not None:
                 loss = loss + cfg.hint_weight * follow
                 losses["hint"] = follow.item()
@@ -144,6 +173,18 @@ class ColorizeTrainer(Trainer):
         self.scaler.step(self.opt)
         self.scaler.update()
         return losses
+
+    def hints_step(self, lum: torch.Tensor, truth: torch.Tensor, hints: torch.Tensor) -> dict[str, float]:
+        """One step of hints_only: the network in eval mode (its automatic colours fixed, decoded by its arch_args,
+        which should be the file's), the hint branch trained by the hints' loss alone (truth: what they follow)."""
+        self.net.eval()
+        loss = hint_loss(self.net(lum, hints), truth, hints)
+        if loss is None:  # no crop of the batch had hints
+            return {}
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return {"hint": loss.item()}
 
     @torch.no_grad()
     def validate(self, samples: Path) -> tuple[dict, dict]:
