@@ -13,6 +13,12 @@ a sixth of the network's time. With zero weights it is a plain multi-scale
 spread: training starts from a working propagation instead of learning one from nothing (a branch that had to
 learn its own propagation gained +0.1 dB from 10 hints after 2,000 steps, where a Gaussian spread gains +2).
 No hints gives exactly the automatic result, by construction: every spread residual is 0 / (0 + EPS) = 0.
+
+With lum_bins > 0 the mean residual around a cell counts each hint by how alike its L* is to the cell's: the
+residuals are splatted into soft L* bins (Gaussians at lum_bins evenly spaced L*, each cell's bin weights scaled
+to unit length), spread bin by bin, and read back with the cell's own bin weights: a hint of equal L* counts
+fully, one 20 L* units away about a third. A hint then stays off surfaces of another brightness at every scale
+(a red cup's colour does not run onto the lighter table), and of many hints each cell follows those like it.
 """
 
 from __future__ import annotations
@@ -26,6 +32,15 @@ CELL = 8  # px of the input per cell of the branch
 LEVELS = (1, 2, 4, 0)  # sum-pool factors from 1/CELL of the input: spreads at 1/8, 1/16 and 1/32; 0: global
 EPS = 1e-3  # weight below which a cell has no hint around it
 BLUR_SIGMA = 1.0  # cells of each level
+
+
+def lum_bin_weights(lum: torch.Tensor, bins: int) -> torch.Tensor:
+    """L* [N,1,h,w] (0..100) -> soft bin weights [N,bins,h,w]: Gaussians at `bins` evenly spaced L* (sigma the
+    spacing), scaled to unit length per cell, so that the dot product of two cells' weights is 1 at equal L*."""
+    centres = torch.linspace(0.0, 100.0, bins, device=lum.device).view(1, bins, 1, 1)
+    sigma = 100.0 / (bins - 1)
+    k = torch.exp(-((lum - centres) ** 2) / (2 * sigma**2))
+    return k / torch.sqrt((k**2).sum(1, keepdim=True))
 
 
 def pool_hints(ab: torch.Tensor, mask: torch.Tensor, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,16 +65,18 @@ class HintBranch(nn.Module):
 
     width: the channels of the learned appearance a hint carries (plus L*); features: the decoder's channels at
     1/CELL. levels: how many of the spreads, finest first (LEVELS: 1/8, 1/16, 1/32, the whole picture), may carry
-    a hint's colour. Training uses all four; exported with 2, a hint stays on its own surface and nearby (a red
-    hint on a cup no longer reddens the table under it), at some cost to the measured gain of many hints. The
-    scoring network sees every spread either way, so the same weights serve any setting.
+    a hint's colour. Exported with fewer than trained, a hint stays nearer (the scoring network sees every spread
+    either way, so the same weights serve any setting). lum_bins: 0, or the soft L* bins that weigh each hint
+    by its likeness in L* to the cell (module docstring).
     """
 
-    def __init__(self, width: int, features: int, levels: int = len(LEVELS)):
+    def __init__(self, width: int, features: int, levels: int = len(LEVELS), lum_bins: int = 0):
         super().__init__()
         if not 1 <= levels <= len(LEVELS):
             raise ValueError(f"hint levels must be 1..{len(LEVELS)}, got {levels}")
-        self.levels = levels
+        if lum_bins == 1 or lum_bins < 0:
+            raise ValueError(f"hint L* bins must be 0 (off) or at least 2, got {lum_bins}")
+        self.levels, self.lum_bins = levels, lum_bins
         self.look = nn.Conv2d(features, width, 1)  # each cell's appearance, compared with the hints' nearby
         per_level = width + 2  # appearance difference (width + L*) and log weight
         # Per cell (1x1 convs: the spreads already carry the context; a 3x3 conv here cost a fifth of the network)
@@ -93,12 +110,20 @@ class HintBranch(nn.Module):
         ab, mask = pool_hints(hints[:, :2], hints[:, 2:], CELL)
         residual = (ab - auto) * mask / AB_UNIT  # [N,2,h,w]
         look = torch.cat([self.look(x), lum / 50.0 - 1.0], 1)  # [N,width+1,h,w]
-        carried = torch.cat([residual, look * mask, mask], 1)
+        spread_residual = residual  # [N,2,h,w], or per soft L* bin [N,2*B,h,w] (module docstring)
+        if self.lum_bins:
+            bins = lum_bin_weights(lum, self.lum_bins)  # [N,B,h,w]
+            spread_residual = (residual[:, :, None] * bins[:, None]).flatten(1, 2)
+        k = spread_residual.shape[1]
+        carried = torch.cat([spread_residual, look * mask, mask], 1)
         residuals, compare = [], []
         for factor in LEVELS:
             means, weight = self.spread(carried, factor)
-            residuals.append(means[:, :2])
-            compare += [look - means[:, 2:], torch.log(weight + EPS)]
+            near = means[:, :k]
+            if self.lum_bins:  # read back with the cell's own bin weights: hints of unlike L* count less
+                near = (near.unflatten(1, (2, self.lum_bins)) * bins[:, None]).sum(2)
+            residuals.append(near)
+            compare += [look - means[:, k:], torch.log(weight + EPS)]
         scores = self.score(torch.cat(compare, 1))  # [N,len(LEVELS)+1,h,w]; the last: no correction
         if self.levels < len(LEVELS):  # the coarser spreads get no share
             scores = torch.cat([scores[:, : self.levels], scores[:, -1:]], 1)
