@@ -11,7 +11,7 @@ import colorizer
 from colorizer.hints import check_hints
 from helpers import run
 from train.checkpoint import load_matching
-from train.colorize.hint_branch import pool_hints
+from train.colorize.hint_branch import lum_bin_weights, pool_hints
 from train.colorize.hints import MAX_PATCH, hint_loss, simulate_hints
 from train.colorize.metrics import PROTOCOL_PATCH, protocol_hints
 from train.colorize.model import ColorCNN
@@ -57,6 +57,25 @@ def test_fewer_hint_levels_keep_a_hint_local_with_the_same_weights():
     assert (near - auto)[..., 15:26, 15:26].abs().amax() > 10.0  # the hint itself still acts
     with pytest.raises(ValueError, match="hint levels"):
         ColorCNN(hint_width=8, hint_levels=5)
+
+
+def test_lum_bins_keep_a_hint_off_a_surface_of_another_brightness_with_the_same_weights():
+    net = hinted_net()
+    aware = ColorCNN(hint_width=8, hint_lum_bins=11).eval()
+    aware.load_state_dict(net.state_dict())  # the bins are a setting, not weights
+    lum = torch.full((1, 1, 128, 128), 25.0)
+    lum[..., 64:] = 75.0  # a dark left half, a light right half
+    hints = hint_at(1, 128, 128, 60, 40, (60.0, -40.0))  # on the dark half
+    with torch.no_grad():
+        auto, plain, bins = net(lum), net(lum, hints), aware(lum, hints)
+    light, dark = (..., slice(40, 80), slice(96, 128)), (..., slice(40, 80), slice(0, 32))
+    assert (plain - auto)[light].abs().mean() > 5.0  # the plain spread runs onto the light half
+    assert (bins - auto)[light].abs().mean() < 0.05 * (plain - auto)[light].abs().mean()
+    assert torch.allclose(bins[dark], plain[dark], atol=1e-3)  # on its own brightness: as before
+    k = lum_bin_weights(torch.tensor([50.0, 50.0, 70.0]).view(3, 1, 1, 1), 11)[..., 0, 0]  # [3,B]
+    assert k[0] @ k[1] == pytest.approx(1.0) and 0.3 < k[0] @ k[2] < 0.4  # 20 L* apart: about a third
+    with pytest.raises(ValueError, match="L\\* bins"):
+        ColorCNN(hint_width=8, hint_lum_bins=1)
 
 
 def test_pooled_hints_keep_a_one_pixel_hint_and_its_colour():
@@ -146,7 +165,7 @@ def test_a_trained_colorizer_2_file_runs_with_and_without_hints(trained):
 def test_evaluate_reports_hint_rows_with_the_baseline(trained, photo_dir, tmp_path):
     out = tmp_path / "eval"
     args = ["--data", str(photo_dir), "--models", str(trained["cnn"]), str(trained["gan"]), "--limit", "3"]
-    run("-m", "train.colorize.evaluate", *args, "--hints", "0", "1", "5", "--baseline", "--out", str(out))
+    run("-m", "train.colorize.evaluate", *args, "--hints", "0", "1", "5", "--baseline", "--foreign", "--out", str(out))
     results = json.loads((out / "results.json").read_text())
     cnn, gan = trained["cnn"].stem, trained["gan"].stem
     assert {gan, f"{gan}, 1 hint", f"{gan}, 5 hints", f"{gan} + spread, 5 hints"} <= set(results)
@@ -155,6 +174,8 @@ def test_evaluate_reports_hint_rows_with_the_baseline(trained, photo_dir, tmp_pa
     # The spread puts each hint's colour at its own cell (ab at render size, rounding aside).
     assert 0 <= results[f"{cnn} + spread, 1 hint"]["hint_dab_median"] < 8
     assert "| median Δab at hints |" in (out / "results.md").read_text()
+    assert set(results["foreign"]) == {gan} and results["foreign"][gan]["n"] == 3  # colorizer/2 models only
+    assert results["foreign"][gan]["on"] >= 0 and "| one foreign hint |" in (out / "results.md").read_text()
 
 
 def test_a_hint_network_starts_from_a_plain_cnns_weights_with_a_fresh_branch():

@@ -3,15 +3,18 @@
 import numpy as np
 import pytest
 
-from colorizer.color import gray_to_l, gray_to_rgb, lab_to_rgb, rgb_to_gray
+from colorizer.color import gray_to_l, gray_to_rgb, lab_to_rgb, rgb_to_gray, rgb_to_lab
 from train.colorize.metrics import (
     chroma_hue,
+    foreign_change,
+    foreign_hint,
     hue_counts,
     hue_hit,
     hue_hit_sectors,
     photo_figures,
     pool,
     pooled_hue_counts,
+    protocol_hints,
 )
 
 
@@ -89,3 +92,23 @@ def test_pooled_over_photos_not_a_mean_of_photos():
     figures = [photo_figures(a, a), photo_figures(b_pred, b)]
     assert pool(figures)["hue_hit"] == pytest.approx(0.55)
     assert hue_hit_sectors(*pooled_hue_counts(figures)) == [pytest.approx(0.1), None, None, 1.0, None, None]
+
+
+def test_a_foreign_hint_turns_the_hue_and_finds_its_surface():
+    hue, chroma, lightness = (np.full((60, 90), v, float) for v in (240.0, 40.0, 50.0))  # a blue field
+    hue[:, :45], lightness[:, :45] = 30.0, 70.0  # a light orange left half
+    rgb = lab_photo(hue, chroma, lightness)
+    (x, y, colour), surface = foreign_hint(rgb, "photo.jpg")
+    assert (x, y) == protocol_hints(rgb, "photo.jpg", 1)[0][:2]
+    left = np.zeros((60, 90), bool)
+    left[:, :45] = True
+    assert np.array_equal(surface, left if x < 45 else ~left)
+    a, b = rgb_to_lab(np.array([[colour]], np.uint8))[0, 0, 1:]
+    turn = (np.degrees(np.arctan2(b, a)) - hue[y, x]) % 360
+    assert abs(turn - 180) < 10  # the opposite hue
+    hinted = rgb.copy()
+    hinted[surface] = colour  # a hint that recoloured exactly its surface
+    on, outside = foreign_change(rgb, hinted, surface)
+    assert on > 30 and outside == 0
+    hinted[:, :] = colour  # one that ran everywhere
+    assert foreign_change(rgb, hinted, surface)[1] > 10

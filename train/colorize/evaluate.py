@@ -1,7 +1,7 @@
 """Measure colorizers on colour photos they never saw, through the same pipeline users get.
 
     python -m train.colorize.evaluate --data DIR_OR_LIST [--root DIR] [--models NAME_OR_PATH ...] [--limit N]
-                                      [--hints 0 1 2 5 10] [--baseline] [--out DIR] [--stamp]
+                                      [--hints 0 1 2 5 10] [--baseline] [--foreign] [--out DIR] [--stamp]
 
 For each photo: an 8-bit ITU-R 601 grayscale input (as a scanner makes) is colorized at full resolution
 and compared with the original. Reported per model and for the gray input itself (the baseline): RGB PSNR,
@@ -18,6 +18,10 @@ protocol of train.colorize.metrics.protocol_hints; those rows ("cnn, 10 hints") 
 between each hint's colour and the output at the hint (hint_dab). --baseline adds, for every model and K > 0,
 the non-learned way to follow hints: the model's automatic colours plus each hint's residual spread by
 train.colorize.metrics.spread (rows "cnn + spread, K hints"); it works for colorizer/1 models too.
+--foreign measures how far one hint of a colour the photo does not have stays on its thing (colorizer/2 models):
+per photo, a hint at the first protocol position with the truth's hue turned 180° (train.colorize.metrics.
+foreign_hint), and the mean |Δab| it causes on the surface it lies on and outside it (a table in results.md,
+key "foreign" in the JSON: a user recolouring a cup wants the cup changed and the table left alone).
 --stamp writes each model's figures, the gray baseline's and the data they came from into the model file's
 metadata (eval_metrics): the final validation table travels with the shipped file.
 """
@@ -39,7 +43,16 @@ from colorizer.color import gray_to_rgb, rgb_to_gray, rgb_to_lab
 from colorizer.hints import Hint, check_hints, render_positions
 from colorizer.model import refresh_manifest
 from colorizer.pipeline import Photo
-from train.colorize.metrics import hue_hit_sectors, photo_figures, pool, pooled_hue_counts, protocol_hints, spread
+from train.colorize.metrics import (
+    foreign_change,
+    foreign_hint,
+    hue_hit_sectors,
+    photo_figures,
+    pool,
+    pooled_hue_counts,
+    protocol_hints,
+    spread,
+)
 from train.data import evenly_spaced, load_rgb, read_list
 from train.report import image_sheet
 
@@ -132,6 +145,21 @@ def evaluate(
     return results, sheet
 
 
+def foreign(files: list[Path], models: list[colorizer.Model]) -> dict[str, dict]:
+    """Per hint-taking model, the mean over the photos of foreign_change for their foreign_hint: {"on": |Δab| on
+    the hinted surface, "outside": beyond it, "n": photos}."""
+    changes: dict[str, list] = {m.name: [] for m in models if m.takes_hints}
+    for f in tqdm(files, desc="foreign hints", unit="photo"):
+        rgb = load_rgb(f)
+        hint, surface = foreign_hint(rgb, f.name)
+        photo = Photo.from_image(rgb_to_gray(rgb))
+        for m in (m for m in models if m.takes_hints):
+            plain, hinted = (photo.render(m.predict_photo(photo, hints=h)) for h in ([], [hint]))
+            changes[m.name].append(foreign_change(plain, hinted, surface))
+    return {name: {"on": float(np.mean([c[0] for c in v])), "outside": float(np.mean([c[1] for c in v])),
+                   "n": len(v)} for name, v in changes.items()}  # fmt: skip
+
+
 def stamp(model: colorizer.Model, results: dict, data: str) -> None:
     """Store results[model.name] (with its SUBSET figures, if any), the gray baseline, the model's rows with hints
     (under "hints", by row name) and `data` as the file's eval_metrics (atomically)."""
@@ -174,6 +202,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, help="evaluate N evenly spaced photos")
     ap.add_argument("--hints", nargs="+", type=int, default=[0], help="counts of protocol hints (0: none)")
     ap.add_argument("--baseline", action="store_true", help="also the non-learned spread of the hints")
+    ap.add_argument("--foreign", action="store_true", help="also how far a hint of a foreign colour spreads")
     ap.add_argument("--out", type=Path, default=Path("eval_out"), help="folder for results.md/json, sheet.png")
     ap.add_argument("--stamp", action="store_true", help="write the figures into each model's metadata")
     args = ap.parse_args()
@@ -182,6 +211,11 @@ def main() -> None:
     results, sheet = evaluate(files, models, sorted(set(args.hints)), args.baseline)
     args.out.mkdir(parents=True, exist_ok=True)
     table = markdown(results)
+    if args.foreign:
+        results["foreign"] = foreign(files, models)
+        rows = [f"| {k} | {v['on']:.2f} | {v['outside']:.2f} | {v['n']} |" for k, v in results["foreign"].items()]
+        table += "\n| one foreign hint | mean Δab on its surface | outside it | n |\n|---|---|---|---|\n"
+        table += "\n".join(rows) + "\n"
     (args.out / "results.md").write_text(table)
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
     image_sheet(sheet, args.out / "sheet.png", SHEET_HEIGHT)

@@ -19,12 +19,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
+
+from train.colorize.metrics import surface_at
 
 MEAN_COUNT = 7.0  # mean number of hints on a crop that has any
 MAX_PATCH = 9  # px: patches are 1..MAX_PATCH px square
 AB_SCALE = 10.0  # the hint loss is in a*b* / AB_SCALE, about the cross-entropy's scale
-SURFACE_L, SURFACE_AB = 8.0, 12.0  # a recoloured surface: within this L* and this |Δa*b*| of its seed pixel
 SURFACE_SHARE = (0.02, 0.6)  # of the crop: smaller surfaces are retried, larger ones too (a whole sky)
 CHROMA = (20.0, 70.0)  # Lab units: the recoloured surface's new mean chroma
 
@@ -47,13 +47,11 @@ def recolour(
 
 
 def find_surface(rng: np.random.Generator, lum: np.ndarray, ab: np.ndarray, tries: int = 5) -> np.ndarray | None:
-    """A connected region of similar L* and a*b* around a random pixel of one crop (lum [s,s], ab [2,s,s]) that
+    """The surface (train.colorize.metrics.surface_at) of a random pixel of one crop (lum [s,s], ab [2,s,s]) that
     covers SURFACE_SHARE of it: bool [s,s], or None when `tries` seeds found none."""
     for _ in range(tries):
         y, x = rng.integers(lum.shape[0]), rng.integers(lum.shape[1])
-        alike = (np.abs(lum - lum[y, x]) < SURFACE_L) & (np.hypot(*(ab - ab[:, y, x, None, None])) < SURFACE_AB)
-        labels, _ = ndimage.label(alike)
-        surface = labels == labels[y, x]
+        surface = surface_at(lum, ab, y, x)
         if SURFACE_SHARE[0] <= surface.mean() <= SURFACE_SHARE[1]:
             return surface
     return None

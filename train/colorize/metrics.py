@@ -11,16 +11,19 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+from scipy import ndimage
 from skimage.color import deltaE_ciede2000
 from skimage.metrics import peak_signal_noise_ratio
 
-from colorizer.color import rgb_to_lab
+from colorizer.color import lab_to_rgb, rgb_to_lab
 
 HUE_SECTORS = 6  # sectors of the original's hue angle, 60° each, the first starting at the +a* axis (0°)
 HUE_TRUE_CHROMA = 20.0  # C* from which an original's pixel is clearly coloured, so that its hue is defined
 HUE_PRED_CHROMA = 10.0  # C* an output needs to show a hue at all: below it, gray with hue noise
 HUE_TOLERANCE = 30.0  # degrees: an output hue within it of the truth is a hit
 PROTOCOL_PATCH = 5  # px: a protocol hint's colour is the truth's mean over this square
+SURFACE_L, SURFACE_AB = 8.0, 12.0  # a surface: connected pixels within this L* and |Δa*b*| of its seed pixel
+FOREIGN_CHROMA = 30.0  # a foreign hint's least chroma (Lab units)
 
 
 def psnr(pred: np.ndarray, target: np.ndarray) -> float:
@@ -134,6 +137,36 @@ def protocol_hints(rgb: np.ndarray, name: str, count: int) -> list[tuple[int, in
         patch = rgb[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1].reshape(-1, 3)
         hints.append((x, y, tuple(int(c) for c in np.rint(patch.mean(0)))))
     return hints
+
+
+def surface_at(lum: np.ndarray, ab: np.ndarray, y: int, x: int) -> np.ndarray:
+    """The surface pixel (y, x) lies on: the connected pixels within SURFACE_L of its L* and SURFACE_AB of its a*b*.
+    lum float HxW (L* 0..100), ab float 2xHxW (Lab units) -> bool HxW."""
+    alike = (np.abs(lum - lum[y, x]) < SURFACE_L) & (np.hypot(*(ab - ab[:, y, x, None, None])) < SURFACE_AB)
+    labels, _ = ndimage.label(alike)
+    return labels == labels[y, x]
+
+
+def foreign_hint(rgb: np.ndarray, name: str) -> tuple[tuple[int, int, tuple[int, int, int]], np.ndarray]:
+    """A hint of a colour the photo RGB uint8 HxWx3 does not have there, as a user recolouring one thing: at the
+    first protocol hint's position, the truth's colour there with its hue turned 180° and its chroma at least
+    FOREIGN_CHROMA (same L*). Returns the hint (x, y, (r, g, b)) and the surface it lies on (bool HxW)."""
+    ((x, y, colour),) = protocol_hints(rgb, name, 1)
+    lab = rgb_to_lab(rgb)
+    seed = rgb_to_lab(np.array([[colour]], np.uint8))[0, 0, 1:]
+    chroma, angle = max(FOREIGN_CHROMA, float(np.hypot(*seed))), float(np.arctan2(seed[1], seed[0])) + np.pi
+    ab = np.array([[[chroma * np.cos(angle), chroma * np.sin(angle)]]], np.float32)
+    foreign = tuple(int(c) for c in lab_to_rgb(lab[y : y + 1, x : x + 1, 0], ab)[0, 0])
+    return (x, y, foreign), surface_at(lab[..., 0], lab[..., 1:].transpose(2, 0, 1), y, x)
+
+
+def foreign_change(plain: np.ndarray, hinted: np.ndarray, surface: np.ndarray) -> tuple[float, float]:
+    """How far a foreign hint moved the colours (mean |Δa*b*|, Lab units, between outputs RGB uint8 HxWx3 without
+    and with it): on its surface, and outside it beyond a margin of 1/40 of the long side (where a hint of one
+    thing's new colour should change nothing)."""
+    change = np.hypot(*(rgb_to_lab(hinted)[..., 1:] - rgb_to_lab(plain)[..., 1:]).transpose(2, 0, 1))
+    near = ndimage.binary_dilation(surface, iterations=max(1, max(surface.shape) // 40))
+    return float(change[surface].mean()), float(change[~near].mean()) if (~near).any() else 0.0
 
 
 def spread(
