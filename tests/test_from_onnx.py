@@ -117,6 +117,7 @@ def test_the_run_uses_its_own_rarity_weights_when_unfolding():
     weights = log_cell_weights(np.full(26 * 26, 1 / 676), 0.5)
     _, meta = read_onnx(SHIPPED_CNN)
     model = build_colorizer(meta["arch"], json.loads(meta["arch_args"]))
-    state, _ = unfolded_state(model, SHIPPED_CNN, weights)
+    state, _, fresh = unfolded_state(model, SHIPPED_CNN, weights)
+    assert not fresh
     kept = torch.isfinite(state["log_weights"])
     assert torch.equal(state["log_weights"][kept], torch.from_numpy(weights)[kept])

@@ -46,10 +46,11 @@ def read_onnx(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]
 
 def unfolded_state(
     model: nn.Module, path: str | Path, log_weights: np.ndarray
-) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+) -> tuple[dict[str, torch.Tensor], dict[str, str], list[str]]:
     """The state dict of the network in the ONNX file at `path`, unfolded for training into `model`'s layout (a
-    ColorCNN of the same widths; see the module docstring), and the file's metadata. log_weights float32 [Q]: the
-    log rarity weight of each ab cell in the run's data. What the file lacks (a hint branch) keeps model's own."""
+    ColorCNN of the same widths; see the module docstring), the file's metadata, and the names of the hint
+    branch's tensors the file lacks or has in another shape (they keep model's own: a branch trained anew).
+    log_weights float32 [Q]: the log rarity weight of each ab cell in the run's data."""
     tensors, meta = read_onnx(path)
     args = json.loads(meta["arch_args"])
     state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -60,7 +61,9 @@ def unfolded_state(
         channels = tensors[f"{conv}.bias"].shape[0]
         state |= {f"{bn}.weight": torch.ones(channels), f"{bn}.bias": tensors[f"{conv}.bias"]}
         state |= {f"{bn}.running_mean": torch.zeros(channels), f"{bn}.running_var": torch.full((channels,), 1 - eps)}
-    state |= {k: v for k, v in tensors.items() if k.startswith("hints.")}
+    branch = {k: v for k, v in tensors.items() if k.startswith("hints.") and k in state and v.shape == state[k].shape}
+    state |= branch
+    fresh = sorted(k for k in state if k.startswith("hints.") and k not in branch)
     # The head: kept cells from the centres ([3,K,1,1]: a*, b* x chroma gain, and 1), logits x T + beta x log w.
     gain = args.get("chroma_gain", 1.0)
     kept = ab_to_bin(tensors["centres"][:2, :, 0, 0].T[:, :, None, None] / gain)[:, 0, 0]  # [K]
@@ -73,7 +76,7 @@ def unfolded_state(
     dropped = torch.ones_like(log_w, dtype=torch.bool)
     dropped[kept] = False
     state |= {"head.weight": weight, "head.bias": bias, "log_weights": log_w.masked_fill(dropped, -torch.inf)}
-    return state, meta
+    return state, meta, fresh
 
 
 @torch.no_grad()

@@ -117,8 +117,10 @@ class ColorizeTrainer(Trainer):
         if not cfg.init_from:
             self.model.encoder.load_pretrained()  # ImageNet weights from the pinned pip package
         elif Path(cfg.init_from).suffix == ".onnx":
-            state, meta = unfolded_state(self.model, cfg.init_from, log_w)
+            state, meta, fresh = unfolded_state(self.model, cfg.init_from, log_w)
             self.model.load_state_dict(state)
+            if fresh:
+                print(f"not in {cfg.init_from}, trained from scratch: {', '.join(fresh)}")
             lum = self.bank.batch(np.random.default_rng(0), 16, min(cfg.crop_sizes))[0]
             calibrate_batchnorms(self.model, torch.from_numpy(lum).to(self.ctx.device))
             self.init_cpu_seconds = float(meta.get("train_core_hours", 0.0)) * 3600
