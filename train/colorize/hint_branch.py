@@ -67,19 +67,18 @@ class HintBranch(nn.Module):
     1/CELL. levels: how many of the spreads, finest first (LEVELS: 1/8, 1/16, 1/32, the whole picture), may carry
     a hint's colour. Exported with fewer than trained, a hint stays nearer (the scoring network sees every spread
     either way, so the same weights serve any setting). lum_bins: 0, or the soft L* bins that weigh each hint
-    by its likeness in L* to the cell (module docstring). sizes: the scoring network also sees the size of each
-    spread residual, so it may spread a small fix of the automatic colours further than a new colour.
+    by its likeness in L* to the cell (module docstring).
     """
 
-    def __init__(self, width: int, features: int, levels: int = len(LEVELS), lum_bins: int = 0, sizes: bool = False):
+    def __init__(self, width: int, features: int, levels: int = len(LEVELS), lum_bins: int = 0):
         super().__init__()
         if not 1 <= levels <= len(LEVELS):
             raise ValueError(f"hint levels must be 1..{len(LEVELS)}, got {levels}")
         if lum_bins == 1 or lum_bins < 0:
             raise ValueError(f"hint L* bins must be 0 (off) or at least 2, got {lum_bins}")
-        self.levels, self.lum_bins, self.sizes = levels, lum_bins, sizes
+        self.levels, self.lum_bins = levels, lum_bins
         self.look = nn.Conv2d(features, width, 1)  # each cell's appearance, compared with the hints' nearby
-        per_level = width + 2 + sizes  # appearance difference (width + L*), log weight (and the residual's size)
+        per_level = width + 2  # appearance difference (width + L*) and log weight
         # Per cell (1x1 convs: the spreads already carry the context; a 3x3 conv here cost a fifth of the network)
         self.score = nn.Sequential(
             nn.Conv2d(len(LEVELS) * per_level, 32, 1),
@@ -125,8 +124,6 @@ class HintBranch(nn.Module):
                 near = (near.unflatten(1, (2, self.lum_bins)) * bins[:, None]).sum(2)
             residuals.append(near)
             compare += [look - means[:, k:], torch.log(weight + EPS)]
-            if self.sizes:  # how far the hints around are from the automatic colours: a fix, or a new colour?
-                compare.append(torch.sqrt((near**2).sum(1, keepdim=True) + 1e-6))
         scores = self.score(torch.cat(compare, 1))  # [N,len(LEVELS)+1,h,w]; the last: no correction
         if self.levels < len(LEVELS):  # the coarser spreads get no share
             scores = torch.cat([scores[:, : self.levels], scores[:, -1:]], 1)

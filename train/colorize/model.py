@@ -85,8 +85,7 @@ class ColorCNN(nn.Module):
     hint_width > 0 adds the hint branch (train.colorize.hint_branch.HintBranch, that many channels): forward
     then takes hints [N,3,H,W] (a*, b*, mask) and adds the branch's correction to the automatic a*b*; hint_levels
     (1-4, chosen at export like the decoding) is how far a hint's colour may spread; hint_lum_bins (0: off) lets
-    each hint count by its likeness in L* to the cell it colours; hint_sizes lets the branch weigh a spread by the
-    size of its residual.
+    each hint count by its likeness in L* to the cell it colours.
     The encoder's BatchNorm statistics stay frozen in training (`train()` keeps them in eval mode): batches of
     a few crops would give poor estimates.
     """
@@ -103,7 +102,6 @@ class ColorCNN(nn.Module):
         hint_width: int = 0,
         hint_levels: int = len(LEVELS),
         hint_lum_bins: int = 0,
-        hint_sizes: bool = False,
     ):
         super().__init__()
         w4, w8, w16 = widths
@@ -116,7 +114,7 @@ class ColorCNN(nn.Module):
         self.temperature, self.prior_correction, self.chroma_gain = temperature, prior_correction, chroma_gain
         self.shadow_fade, self.highlight_fade = shadow_fade, highlight_fade
         self.head = nn.Conv2d(w4, BINS * BINS, 1)
-        self.hints = HintBranch(hint_width, w8, hint_levels, hint_lum_bins, hint_sizes) if hint_width else None
+        self.hints = HintBranch(hint_width, w8, hint_levels, hint_lum_bins) if hint_width else None
         self.folded = False
         # log of the rarity weight each cell had in training (set by the trainer; -inf: never seen).
         self.register_buffer("log_weights", torch.zeros(BINS * BINS))
