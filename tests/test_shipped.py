@@ -68,7 +68,8 @@ def test_a_hint_on_the_cup_leaves_the_table_alone(name):
     hint = (300, 215, (200, 0, 0))  # red, on the cup's front
     change = np.abs(np.subtract(*ab_without_and_with(name, gray, hint)))  # a*b*, Lab units
     assert change[210:221, 295:306].mean() > 15  # the cup turns red
-    assert change[:80, 450:].mean() < 1 and change[130:270, :60].mean() < 1  # the table far from it does not
+    # the table far from it does not, visibly: under a just-noticeable difference (about 2.3 units)
+    assert change[:80, 450:].mean() < 2 and change[130:270, :60].mean() < 2
 
 
 def test_models_differ_and_compare_shares_luminance():
