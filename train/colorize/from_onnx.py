@@ -54,9 +54,9 @@ def unfolded_state(
     tensors, meta = read_onnx(path)
     args = json.loads(meta["arch_args"])
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    for owner, _, conv_name, bn_name in conv_bn_pairs(model):
+    for owner, module, conv_name, bn_name in conv_bn_pairs(model):
         conv, bn = f"{owner}.{conv_name}".lstrip("."), f"{owner}.{bn_name}".lstrip(".")
-        eps = dict(model.named_modules())[bn].eps
+        eps = getattr(module, bn_name).eps
         state[f"{conv}.weight"] = tensors[f"{conv}.weight"]
         channels = tensors[f"{conv}.bias"].shape[0]
         state |= {f"{bn}.weight": torch.ones(channels), f"{bn}.bias": tensors[f"{conv}.bias"]}
