@@ -121,3 +121,23 @@ def test_the_run_uses_its_own_rarity_weights_when_unfolding():
     assert not fresh
     kept = torch.isfinite(state["log_weights"])
     assert torch.equal(state["log_weights"][kept], torch.from_numpy(weights)[kept])
+
+
+def test_a_full_run_from_the_shipped_file_starts_where_the_file_is(photo_dir, tmp_path):
+    meta = read_onnx(SHIPPED_CNN)[1]
+    cfg = ColorizeConfig(
+        model="cnn", arch=meta["arch"], arch_args=json.loads(meta["arch_args"]), init_from=str(SHIPPED_CNN),
+        freeze_encoder_steps=0, p_no_hints=0.0, val_images=2, val_percent=20, crop_sizes=[64], batch_pixels=2 * 64 * 64,
+    )  # fmt: skip
+    trainer = ColorizeTrainer(cfg, photo_dir, tmp_path / "run")
+    assert trainer.init_cpu_seconds == pytest.approx(float(meta["train_core_hours"]) * 3600)
+    lum = Photo.from_image(skdata.camera()).model_input(256, 32)[0]
+    session = ort.InferenceSession(str(SHIPPED_CNN), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        ours = trainer.model.eval()(torch.from_numpy(lum)).numpy()
+    assert (
+        np.abs(ours - session.run(None, {"L": lum, "hints": np.zeros((1, 3, *lum.shape[2:]), np.float32)})[0]).max()
+        < 1e-3
+    )
+    losses = trainer.train_step()  # the whole network trains: the cross-entropy and the hints' loss
+    assert {"ce", "hint"} <= losses.keys() and np.isfinite(losses["ce"])
