@@ -133,11 +133,9 @@ def test_a_full_run_from_the_shipped_file_starts_where_the_file_is(photo_dir, tm
     assert trainer.init_cpu_seconds == pytest.approx(float(meta["train_core_hours"]) * 3600)
     lum = Photo.from_image(skdata.camera()).model_input(256, 32)[0]
     session = ort.InferenceSession(str(SHIPPED_CNN), providers=["CPUExecutionProvider"])
+    theirs = session.run(None, {"L": lum, "hints": np.zeros((1, 3, *lum.shape[2:]), np.float32)})[0]
     with torch.no_grad():
         ours = trainer.model.eval()(torch.from_numpy(lum)).numpy()
-    assert (
-        np.abs(ours - session.run(None, {"L": lum, "hints": np.zeros((1, 3, *lum.shape[2:]), np.float32)})[0]).max()
-        < 1e-3
-    )
+    assert np.abs(ours - theirs).max() < 1e-3
     losses = trainer.train_step()  # the whole network trains: the cross-entropy and the hints' loss
     assert {"ce", "hint"} <= losses.keys() and np.isfinite(losses["ce"])
