@@ -62,6 +62,7 @@ SHEET_HEIGHT = 160  # px per sheet row
 # encoder may have seen them, so the figures are also reported without them.
 IMAGENET_PREFIXES = ("imagenet_", "imagen_")
 SUBSET = "non-ImageNet"  # the name of those figures, in the table and the JSON
+FOREIGN = "foreign"  # the results' key of the foreign-hint figures (--foreign)
 
 
 def is_imagenet(path: Path) -> bool:
@@ -119,12 +120,17 @@ def set_figures(photos: list[dict]) -> dict:
 
 
 def evaluate(
-    files: list[Path], models: list[colorizer.Model], counts: list[int] = (0,), baseline: bool = False
+    files: list[Path],
+    models: list[colorizer.Model],
+    counts: list[int] = (0,),
+    baseline: bool = False,
+    foreign: bool = False,
 ) -> tuple[dict, list[list]]:
     """Figures per row name ('gray', and each model with each count of hints, see colorize_all), with the
     non-ImageNet ones under SUBSET when the photos mix both, and the sheet rows [gray, each model without hints
-    and with the most hints..., original]."""
+    and with the most hints..., original]. With `foreign`, results[FOREIGN] too (foreign_changes, pooled)."""
     photos: dict[str, list[dict]] = {}  # per name, each photo's figures: outputs are not kept
+    changes: dict[str, list[tuple[float, float]]] = {}  # per hint-taking model, each photo's foreign_change
     sheet = []
     sample = set(evenly_spaced(range(len(files)), SHEET_ROWS))
     shown = ["gray"] + [row_name(m.name, k) for m in models for k in sorted({0, max(counts)})]
@@ -136,28 +142,27 @@ def evaluate(
             photos.setdefault(name, []).append(figures)
         if i in sample:
             sheet.append([outs[name][0] for name in shown if name in outs] + [rgb])
+        for name, change in (foreign_changes(rgb, f.name, models, outs) if foreign else {}).items():
+            changes.setdefault(name, []).append(change)
     others = [i for i, f in enumerate(files) if not is_imagenet(f)]
     results = {}
     for name, figures in photos.items():
         results[name] = set_figures(figures)
         if 0 < len(others) < len(files):  # a subset that differs from the whole and is not empty
             results[name][SUBSET] = set_figures([figures[i] for i in others])
+    if foreign:
+        results[FOREIGN] = {name: dict(zip(("on", "outside"), np.mean(v, 0).tolist())) | {"n": len(v)}
+                            for name, v in changes.items()}  # fmt: skip
     return results, sheet
 
 
-def foreign(files: list[Path], models: list[colorizer.Model]) -> dict[str, dict]:
-    """Per hint-taking model, the mean over the photos of foreign_change for their foreign_hint: {"on": |Δab| on
-    the hinted surface, "outside": beyond it, "n": photos}."""
-    changes: dict[str, list] = {m.name: [] for m in models if m.takes_hints}
-    for f in tqdm(files, desc="foreign hints", unit="photo"):
-        rgb = load_rgb(f)
-        hint, surface = foreign_hint(rgb, f.name)
-        photo = Photo.from_image(rgb_to_gray(rgb))
-        for m in (m for m in models if m.takes_hints):
-            plain, hinted = (photo.render(m.predict_photo(photo, hints=h)) for h in ([], [hint]))
-            changes[m.name].append(foreign_change(plain, hinted, surface))
-    return {name: {"on": float(np.mean([c[0] for c in v])), "outside": float(np.mean([c[1] for c in v])),
-                   "n": len(v)} for name, v in changes.items()}  # fmt: skip
+def foreign_changes(rgb: np.ndarray, name: str, models: list[colorizer.Model], outs: dict) -> dict[str, tuple]:
+    """Per hint-taking model, foreign_change (on its surface, outside it) of the foreign_hint of a colour photo
+    RGB uint8 HxWx3 named `name`, against the model's automatic output in `outs` (colorize_all's)."""
+    hint, surface = foreign_hint(rgb, name)
+    photo = Photo.from_image(rgb_to_gray(rgb))
+    return {m.name: foreign_change(outs[m.name][0], photo.render(m.predict_photo(photo, hints=[hint])), surface)
+            for m in models if m.takes_hints}  # fmt: skip
 
 
 def stamp(model: colorizer.Model, results: dict, data: str) -> None:
@@ -173,25 +178,30 @@ def stamp(model: colorizer.Model, results: dict, data: str) -> None:
 
 
 def markdown(results: dict) -> str:
-    """The results as a Markdown table: a row per name, then a row per name for SUBSET if there is one."""
-    rows = [
+    """The results as Markdown tables: a row per name, then a row per name for SUBSET if there is one; the hue
+    sectors; and the foreign-hint figures if there are any."""
+    lines = [
         "| model | PSNR (dB) | ΔE00 | colourfulness | cf_ratio | hue_hit | median Δab at hints | s/image | n |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    subset = [(f"{name} ({SUBSET})", r[SUBSET]) for name, r in results.items() if SUBSET in r]
-    for name, r in [*results.items(), *subset]:
+    named = {name: r for name, r in results.items() if name != FOREIGN}
+    subset = [(f"{name} ({SUBSET})", r[SUBSET]) for name, r in named.items() if SUBSET in r]
+    for name, r in [*named.items(), *subset]:
         dab = f"{r['hint_dab_median']:.2f}" if "hint_dab_median" in r else "-"
-        rows.append(
+        lines.append(
             f"| {name} | {r['psnr']:.2f} | {r['de00']:.2f} | {r['cf']:.1f} | {r['cf_ratio']:.2f} "
             f"| {r['hue_hit']:.3f} | {dab} | {r['seconds']:.3f} | {r['n']} |"
         )
     # which hues fail: hue_hit's six shares, by the original's hue angle (0° = +a*, red; 240-300° blue)
-    rows += ["", "| hue_hit by true hue | " + " | ".join(f"{60 * k}-{60 * k + 60}°" for k in range(6)) + " |"]
-    rows.append("|---" * 7 + "|")
-    for name, r in [*results.items(), *subset]:
+    lines += ["", "| hue_hit by true hue | " + " | ".join(f"{60 * k}-{60 * k + 60}°" for k in range(6)) + " |"]
+    lines.append("|---" * 7 + "|")
+    for name, r in [*named.items(), *subset]:
         shares = ("-" if v is None else f"{v:.3f}" for v in r["hue_hit_sectors"])
-        rows.append(f"| {name} | " + " | ".join(shares) + " |")
-    return "\n".join(rows) + "\n"
+        lines.append(f"| {name} | " + " | ".join(shares) + " |")
+    if FOREIGN in results:
+        lines += ["", "| one foreign hint | mean Δab on its surface | outside it | n |", "|---|---|---|---|"]
+        lines += [f"| {k} | {v['on']:.2f} | {v['outside']:.2f} | {v['n']} |" for k, v in results[FOREIGN].items()]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -208,14 +218,9 @@ def main() -> None:
     args = ap.parse_args()
     files = evenly_spaced(read_list(args.data, args.root), args.limit)
     models = [colorizer.load(m) for m in args.models]
-    results, sheet = evaluate(files, models, sorted(set(args.hints)), args.baseline)
+    results, sheet = evaluate(files, models, sorted(set(args.hints)), args.baseline, args.foreign)
     args.out.mkdir(parents=True, exist_ok=True)
     table = markdown(results)
-    if args.foreign:
-        results["foreign"] = foreign(files, models)
-        rows = [f"| {k} | {v['on']:.2f} | {v['outside']:.2f} | {v['n']} |" for k, v in results["foreign"].items()]
-        table += "\n| one foreign hint | mean Δab on its surface | outside it | n |\n|---|---|---|---|\n"
-        table += "\n".join(rows) + "\n"
     (args.out / "results.md").write_text(table)
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
     image_sheet(sheet, args.out / "sheet.png", SHEET_HEIGHT)

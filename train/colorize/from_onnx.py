@@ -30,15 +30,15 @@ from torch import nn
 from train.colorize.bins import ab_to_bin
 from train.colorize.efficientnet import conv_bn_pairs
 
-FLOAT16_SUFFIX = "_fp16"  # export.onnx_file stores conv weights as float16 under this suffix
-
 
 def read_onnx(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """An exported colorizer's initializers by their module names (float32 CPU tensors; float16 ones widened)
-    and its metadata (metadata_props: contract, arch, arch_args, train_core_hours, ...)."""
+    """An exported colorizer's initializers by their module names (float32 CPU tensors; a float16-stored weight
+    widened and named as the Cast that feeds it to the graph) and its metadata (metadata_props: contract, arch,
+    arch_args, train_core_hours, ...)."""
     model = onnx.load(str(path))
+    cast_to = {n.input[0]: n.output[0] for n in model.graph.node if n.op_type == "Cast"}
     tensors = {
-        init.name.removesuffix(FLOAT16_SUFFIX): torch.from_numpy(numpy_helper.to_array(init).astype(np.float32))
+        cast_to.get(init.name, init.name): torch.from_numpy(numpy_helper.to_array(init).astype(np.float32))
         for init in model.graph.initializer
     }
     return tensors, {p.key: p.value for p in model.metadata_props}

@@ -84,11 +84,8 @@ class ColorizeTrainer(Trainer):
 
         self.model = build_colorizer(cfg.arch, cfg.arch_args).to(ctx.device)
         self.init_cpu_seconds = 0.0  # the CPU time of the runs this one started from (init_from's lineage)
-        log_w = log_cell_weights(hist, cfg.rebalance)
-        if fresh:
-            self.init_weights(log_w)
-        if not (fresh and Path(cfg.init_from).suffix == ".onnx"):  # the file's own say which cells it dropped
-            self.model.log_weights.copy_(torch.from_numpy(log_w))
+        if fresh:  # (a resumed run's weights, rarity weights included, come from its last.pt)
+            self.init_weights(log_cell_weights(hist, cfg.rebalance))
         if cfg.hints_only:  # the branch alone trains: the automatic colours stay exactly the file's
             self.model.requires_grad_(False)
             self.model.hints.requires_grad_(True)
@@ -110,13 +107,12 @@ class ColorizeTrainer(Trainer):
             self.opt_d = torch.optim.Adam(self.disc.parameters(), cfg.d_lr, tuple(cfg.betas))
 
     def init_weights(self, log_w: np.ndarray) -> None:
-        """A fresh run's weights: the ImageNet encoder, or init_from's network: a checkpoint's (the GAN starts
-        from the trained CNN), or an exported ONNX file's, unfolded with our rarity weights log_w (float32 [Q]) and
-        its decoder's BatchNorms calibrated on a batch of our crops (train.colorize.from_onnx)."""
+        """A fresh run's weights and rarity weights log_w (float32 [Q], of our photos): the ImageNet encoder, or
+        init_from's network: a checkpoint's (the GAN starts from the trained CNN), or an exported ONNX file's,
+        unfolded with log_w (the file's own say which cells it dropped) and its decoder's BatchNorms calibrated on
+        a batch of our crops (train.colorize.from_onnx)."""
         cfg = self.cfg
-        if not cfg.init_from:
-            self.model.encoder.load_pretrained()  # ImageNet weights from the pinned pip package
-        elif Path(cfg.init_from).suffix == ".onnx":
+        if Path(cfg.init_from).suffix == ".onnx":
             state, meta, fresh = unfolded_state(self.model, cfg.init_from, log_w)
             self.model.load_state_dict(state)
             if fresh:
@@ -124,11 +120,15 @@ class ColorizeTrainer(Trainer):
             lum = self.bank.batch(np.random.default_rng(0), 16, min(cfg.crop_sizes))[0]
             calibrate_batchnorms(self.model, torch.from_numpy(lum).to(self.ctx.device))
             self.init_cpu_seconds = float(meta.get("train_core_hours", 0.0)) * 3600
+            return
+        if not cfg.init_from:
+            self.model.encoder.load_pretrained()  # ImageNet weights from the pinned pip package
         else:
             init = load_checkpoint(cfg.init_from)
             if new := load_matching(self.model, weights(init)):  # e.g. a hint branch the CNN had not
                 print(f"not in {cfg.init_from}, trained from scratch: {', '.join(new)}")
             self.init_cpu_seconds = init.get("cpu_seconds", 0.0) + init.get("init_cpu_seconds", 0.0)
+        self.model.log_weights.copy_(torch.from_numpy(log_w))  # the checkpoint's network, our rarity weights
 
     def train_step(self) -> dict[str, float]:
         """Draw a batch, update the colorizer (and the discriminator); returns ce (and adv, d) as floats."""
